@@ -1,0 +1,27 @@
+"""One small exception tree. Each message is one sentence saying what is wrong and what to do."""
+
+from __future__ import annotations
+
+
+class PaperbotError(Exception):
+    """Base of every error paperbot raises on purpose."""
+
+
+class ConfigError(PaperbotError):
+    """The settings or the routes file are wrong; the message names the file, line and problem."""
+
+
+class TermError(ConfigError):
+    """A route's accept/reject/author term cannot be used (empty, or a regex that does not compile)."""
+
+
+class FeedError(PaperbotError):
+    """A response body is not a usable arXiv feed (empty, not XML, truncated, an API error entry)."""
+
+
+class ArxivUnavailable(PaperbotError):
+    """arXiv could not be reached or kept failing after every retry."""
+
+
+class ListFormatError(PaperbotError):
+    """The markdown list cannot be read or merged."""
