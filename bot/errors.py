@@ -12,11 +12,11 @@ class ConfigError(PaperbotError):
 
 
 class TermError(ConfigError):
-    """A route's accept/reject/author term cannot be used (empty, or a regex that does not compile)."""
+    """A route's term cannot be used (empty, or a regex that does not compile)."""
 
 
 class FeedError(PaperbotError):
-    """A response body is not a usable arXiv feed (empty, not XML, truncated, an API error entry)."""
+    """A body is not a usable arXiv feed (empty, not XML, truncated, an API error entry)."""
 
 
 class ArxivUnavailable(PaperbotError):
@@ -25,3 +25,7 @@ class ArxivUnavailable(PaperbotError):
 
 class ListFormatError(PaperbotError):
     """The markdown list cannot be read or merged."""
+
+
+class ChatError(PaperbotError):
+    """A chat platform refused or failed; the message says which and what to do."""

@@ -1,0 +1,1 @@
+"""Chat platforms behind one small protocol (`base.Chat`). The core never imports an SDK."""

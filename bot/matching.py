@@ -1,0 +1,397 @@
+"""Which routes keep which papers, and why.
+
+The rules, as a route author sees them:
+
+* A route applies to a paper only if the paper's categories intersect the route's
+  ``categories`` (with ``primary_only``: only if ``paper.primary_category`` is one of them).
+* ``accept`` and ``reject`` terms are looked for in the route's ``fields`` (any of
+  title, abstract, authors, comment; default title and abstract); ``authors`` terms in the
+  author names only. A paper is kept when an accept or author term matches and no reject
+  term does: reject terms win.
+* Matching ignores case and works on whole words and phrases. A word character is a
+  letter or digit (``str.isalnum``); anything else is a boundary. So ``rag`` matches
+  "RAG-based", "(RAG)" and "RAG." but never "average", "storage" or "ragged".
+* The last word of a term may take a plural ``s`` or ``es``: ``llm`` matches "LLMs",
+  ``large language model`` matches "Large Language Models".
+* A phrase matches across any run of whitespace, line breaks included.
+* A trailing ``*`` is a word-suffix wildcard: ``decod*`` matches "decode", "decoder",
+  "decoding"; the term must still start at a word boundary.
+* A term written ``/.../`` is a regular expression, searched case-insensitively as is
+  (no implicit word boundaries, no plural) in the field's text with whitespace runs
+  folded to single spaces.
+* Terms are normalised first: stripped, lowercased, whitespace runs folded to one space.
+  (Regular expressions are only stripped: lowercasing would turn ``\\S`` into ``\\s``.)
+
+A ``Match`` carries every reason: one per distinct term and field, with the text the paper
+has there (whitespace folded), ordered by field (title, abstract, authors, comment), then
+by position.
+
+How it is fast (see bench/matcher.py): the fields of a batch of papers are joined into
+one string, which is mapped character for character onto a "skeleton": ASCII letters and
+digits lowercased, other letters and digits -> ``_WORD``, whitespace -> space, anything
+else -> ``_OTHER``. Every plain term of every route, skeletonised and prefixed with a
+boundary character (space or ``_OTHER``), goes into ONE Aho-Corasick automaton, so hits
+can only start at a word start; one pass finds them all. Python then only looks at hits:
+does the word end there (or take a plural, or the wildcard's rest), and, for terms with
+characters the skeleton blurs (punctuation, non-ASCII letters), is the text really the
+term. A phrase's space matches one whitespace character; the rare field with a run of
+whitespace (the automaton flags it with a two-space key) is folded and scanned again.
+"""
+
+from __future__ import annotations
+
+import codecs
+import re
+import unicodedata
+from bisect import bisect_right
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+import ahocorasick
+
+from bot.errors import TermError
+from bot.models import Match, Paper, Reason, Route
+
+__all__ = ["FIELDS", "Matcher", "check_routes"]
+
+FIELDS = ("title", "abstract", "authors", "comment")
+"""Every field a term can be looked for in, in the order reasons are listed."""
+
+_SEP = "\x00"  # joins fields and author names; terms may not contain it (control character)
+_BATCH = 256  # papers per automaton pass in match_many (see bench/README.md)
+
+# ---------------------------------------------------------------- the skeleton
+
+_WORD = "\x80"  # a letter or digit other than ASCII a-z, 0-9 (after lowercasing)
+_OTHER = "\x01"  # neither a letter, a digit nor whitespace
+# In a skeleton, a character is a word character exactly when it is > " ".
+
+
+def _skeleton_char(char: str) -> int:
+    lowered = char.lower()[:1]
+    if lowered.isascii() and lowered.isalnum():
+        return ord(lowered)
+    if char.isalnum():
+        return ord(_WORD)
+    return ord(" ") if char.isspace() else ord(_OTHER)
+
+
+def _skeleton_errors(error: UnicodeError) -> tuple[bytes, int]:
+    """Encoding error handler: the skeleton bytes of a run of non-ASCII characters."""
+    assert isinstance(error, UnicodeEncodeError)
+    chars = error.object[error.start : error.end]
+    return bytes(map(_skeleton_char, chars)), error.end
+
+
+codecs.register_error("paperbot.skeleton", _skeleton_errors)
+_SKELETON_BYTES = bytes(_skeleton_char(chr(b)) if b < 128 else b for b in range(256))
+
+
+def _skeleton(text: str) -> str:
+    """The same-length skeleton of `text`; in C for ASCII, per character otherwise."""
+    ascii_bytes = text.encode("ascii", "paperbot.skeleton")
+    return ascii_bytes.translate(_SKELETON_BYTES).decode("latin-1")
+
+
+def _fold(text: str) -> str:
+    """Whitespace runs -> one space, no leading or trailing whitespace."""
+    return " ".join(text.split())
+
+
+def _lower(text: str) -> str:
+    """``text.lower()``, one character for one (``"İ".lower()`` has two)."""
+    lowered = text.lower()
+    if len(lowered) != len(text):
+        lowered = "".join(c.lower()[:1] for c in text)
+    return lowered
+
+
+# ---------------------------------------------------------------- terms and validation
+
+_WORD_END, _WILDCARD, _ANY_END, _RUN = range(4)  # how a hit's end is checked
+
+
+@dataclass(frozen=True, slots=True)
+class _Term:
+    """One normalised term: plain words or a phrase, a word-suffix wildcard, or a regex."""
+
+    text: str  # normalised, as a Reason names it: "llm", "decod*", "/graph ?nets?/"
+    body: str  # the words looked for ("decod" for "decod*"); the pattern of a regex
+    regex: re.Pattern[str] | None = None
+
+    @property
+    def end(self) -> int:
+        if self.text.endswith("*"):
+            return _WILDCARD
+        return _WORD_END if self.body[-1].isalnum() else _ANY_END
+
+
+def _parse_term(route: str, role: str, raw: str) -> _Term:
+    """Normalise and validate one term of one route; raise TermError if it is unusable."""
+
+    def error(problem: str) -> TermError:
+        return TermError(f"route '{route}': term '{raw}' in {role} {problem}")
+
+    term = raw.strip()
+    if len(term) >= 2 and term.startswith("/") and term.endswith("/"):
+        pattern = term[1:-1]
+        if not pattern:
+            raise error("is an empty regular expression: write a pattern between the slashes")
+        try:
+            regex = re.compile(pattern, re.IGNORECASE)
+        except (re.error, OverflowError, RecursionError) as exc:
+            raise error(
+                f"is not a valid regular expression ({exc}): fix it, or drop the slashes "
+                "to match it as plain text"
+            ) from None
+        if regex.search("") is not None:
+            raise error("matches empty text, so it would match every paper: make it stricter")
+        return _Term(text=term, body=pattern, regex=regex)
+
+    term = _lower(_fold(term))
+    if not term:
+        raise error("is empty: remove it or write a word")
+    body = term.removesuffix("*")
+    if not any(c.isalnum() for c in body):
+        raise error("has no letters or digits: write a word, or /.../ for a regular expression")
+    if "*" in body or (body != term and not body[-1].isalnum()):
+        raise error("has a '*' that is not right after its last letter or digit: e.g. 'decod*'")
+    if any(unicodedata.category(c) == "Cc" for c in body):
+        raise error("contains a control character: remove it")
+    return _Term(text=term, body=body)
+
+
+def _route_fields(route: Route) -> frozenset[int]:
+    """The indexes of the route's accept/reject fields; raise TermError if one is unknown."""
+    for name in route.fields:
+        if name not in FIELDS:
+            raise TermError(
+                f"route '{route.name}': field '{name}' is unknown: use {', '.join(FIELDS)}"
+            )
+    if not route.fields and (route.accept or route.reject):
+        raise TermError(
+            f"route '{route.name}': has accept/reject terms but no fields to look in: "
+            f"list some of {', '.join(FIELDS)}"
+        )
+    return frozenset(FIELDS.index(name) for name in route.fields)
+
+
+def _route_terms(route: Route) -> Iterator[tuple[_Term, bool, frozenset[int]]]:
+    """(term, is it a reject term, where to look) for every term of the route, validated."""
+    fields = _route_fields(route)
+    for raw in route.accept:
+        yield _parse_term(route.name, "accept", raw), False, fields
+    for raw in route.reject:
+        yield _parse_term(route.name, "reject", raw), True, fields
+    for raw in route.authors:
+        yield _parse_term(route.name, "authors", raw), False, frozenset({FIELDS.index("authors")})
+
+
+def check_routes(routes: Sequence[Route]) -> None:
+    """Validate every route's fields and terms; raise TermError naming the first bad one."""
+    for route in routes:
+        for _ in _route_terms(route):
+            pass
+
+
+# ---------------------------------------------------------------- the matcher
+
+_Hit = tuple[int, int, str, str]  # (start, stop, term, text as the paper has it, folded)
+
+
+class Matcher:
+    """Compiled routes. Build once per routes file; ``match``/``match_many`` are pure."""
+
+    def __init__(self, routes: Sequence[Route]) -> None:
+        self.routes: tuple[Route, ...] = tuple(routes)
+        # Per field: term -> [(route index, is it a reject term)], what a hit there means.
+        self._uses: list[dict[str, list[tuple[int, bool]]]] = [{} for _ in FIELDS]
+        plain: dict[str, _Term] = {}
+        self._regexes: dict[str, _Term] = {}
+        for index, route in enumerate(self.routes):
+            for term, reject, fields in _route_terms(route):
+                for field in fields:
+                    uses = self._uses[field].setdefault(term.text, [])
+                    if (index, reject) not in uses:  # a route may list a term twice
+                        uses.append((index, reject))
+                (self._regexes if term.regex else plain)[term.text] = term
+        self._categories = [frozenset(route.categories) for route in self.routes]
+        # Only the fields some term looks in are scanned, in FIELDS order.
+        self._scan = tuple(field for field, uses in enumerate(self._uses) if uses)
+
+        # Automaton key -> [(term, length, how its end is checked, body if the text must be
+        # compared: the skeleton blurs punctuation and non-ASCII letters)].
+        keys: dict[str, list[tuple[str, int, int, str]]] = {"  ": [("", 2, _RUN, "")]}
+        for term in plain.values():
+            skeleton = _skeleton(term.body)
+            plain_ascii = term.body.isascii() and term.body.replace(" ", "").isalnum()
+            value = (term.text, len(term.body), term.end, "" if plain_ascii else term.body)
+            for boundary in (" ", _OTHER) if term.body[0].isalnum() else ("",):
+                keys.setdefault(boundary + skeleton, []).append(value)  # starts a word
+        self._automaton = ahocorasick.Automaton()
+        for key, values in keys.items():
+            self._automaton.add_word(key, tuple(values))
+        self._automaton.make_automaton()
+        self._has_plain = bool(plain)
+
+    def match(self, paper: Paper) -> list[Match]:
+        """One Match per route that keeps the paper, in route order."""
+        return self._match_batch([paper])
+
+    def match_many(self, papers: Sequence[Paper]) -> list[Match]:
+        """Same as ``[m for p in papers for m in self.match(p)]``, batched."""
+        matches: list[Match] = []
+        for start in range(0, len(papers), _BATCH):
+            matches.extend(self._match_batch(papers[start : start + _BATCH]))
+        return matches
+
+    # ------------------------------------------------------------ internals
+
+    def _match_batch(self, papers: Sequence[Paper]) -> list[Match]:
+        width = len(self._scan)
+        if not width:
+            return []
+        # One segment per (paper, scanned field), paper-major, so a paper's hits are adjacent.
+        segments = [_field_text(paper, field) for paper in papers for field in self._scan]
+        hits = self._plain_hits(segments) if self._has_plain else []
+        if self._regexes:
+            hits.extend(self._regex_hits(papers, segments))
+        hits.sort()  # by segment, then position: the order of reasons
+
+        matches: list[Match] = []
+        current = -1  # the paper whose hits are being read
+        accepted: dict[int, list[Reason]] = {}  # route -> reasons
+        rejected: set[int] = set()
+        last_segment = -1
+        seen: set[str] = set()  # the terms seen in this segment: only the first hit is a reason
+        for segment, _start, _stop, term, text in hits:
+            if segment != last_segment:
+                if segment // width != current:
+                    if accepted:
+                        matches.extend(self._keepers(papers[current], accepted, rejected))
+                    current, accepted, rejected = segment // width, {}, set()
+                last_segment, seen = segment, set()
+                field = self._scan[segment % width]
+                uses_here = self._uses[field]
+            uses = uses_here.get(term)
+            if not uses or term in seen:
+                continue  # e.g. an author term in a title
+            seen.add(term)
+            reason = Reason(term, FIELDS[field], text)
+            for route, reject in uses:
+                if reject:
+                    rejected.add(route)
+                else:
+                    accepted.setdefault(route, []).append(reason)
+        if accepted:
+            matches.extend(self._keepers(papers[current], accepted, rejected))
+        return matches
+
+    def _keepers(
+        self, paper: Paper, accepted: dict[int, list[Reason]], rejected: set[int]
+    ) -> Iterator[Match]:
+        """The matches of one paper: accepted, not rejected, and watching its categories."""
+        for route in sorted(accepted.keys() - rejected):
+            if self.routes[route].primary_only:
+                applies = paper.primary_category in self._categories[route]
+            else:
+                applies = not self._categories[route].isdisjoint(paper.categories)
+            if applies:
+                yield Match(paper.id, self.routes[route].name, tuple(accepted[route]))
+
+    def _plain_hits(self, segments: list[str]) -> list[tuple[int, int, int, str, str]]:
+        """(segment, start, stop, term, text) of the plain terms' whole-word hits."""
+        text = _SEP + _SEP.join(segments) + _SEP
+        starts: list[int] = []  # where each segment begins in `text`
+        position = 1
+        for segment in segments:
+            starts.append(position)
+            position += len(segment) + 1
+        hits = []
+        runs: set[int] = set()  # segments with a run of whitespace: scanned again, folded
+        for start, stop, term, found in self._scan_text(text):
+            number = bisect_right(starts, start) - 1
+            if term:
+                hits.append((number, start - starts[number], stop - starts[number], term, found))
+            else:
+                runs.add(number)
+        if runs:
+            hits = [hit for hit in hits if hit[0] not in runs]
+            for number in runs:
+                folded = _SEP + _fold(segments[number]) + _SEP
+                hits.extend((number, a - 1, b - 1, t, f) for a, b, t, f in self._scan_text(folded))
+        return hits
+
+    def _scan_text(self, text: str) -> Iterator[_Hit]:
+        """The whole-word hits in `text`; a hit with term "" marks a run of whitespace.
+
+        `text` must begin and end with _SEP, so every hit has a character on either side.
+        """
+        skeleton = _skeleton(text)
+        for end, values in self._automaton.iter(skeleton):
+            after = end + 1
+            for term, length, end_check, exact in values:
+                start = after - length
+                stop = after
+                if end_check == _WORD_END and skeleton[after] > " ":  # the word goes on
+                    if skeleton[after] == "s" and skeleton[after + 1] <= " ":
+                        stop += 1  # plural "s"
+                    elif skeleton.startswith("es", after) and skeleton[after + 2] <= " ":
+                        stop += 2  # plural "es"
+                    else:
+                        continue
+                elif end_check == _WILDCARD:
+                    while skeleton[stop] > " ":
+                        stop += 1
+                elif end_check == _RUN:
+                    yield start, stop, "", ""
+                    continue
+                found = text[start:stop]
+                if " " in term:  # a phrase: its spaces matched single whitespace characters
+                    found = _fold(found)
+                if exact and _lower(_fold(text[start:after])) != exact:
+                    continue
+                yield start, stop, term, found
+
+    def _regex_hits(
+        self, papers: Sequence[Paper], segments: list[str]
+    ) -> list[tuple[int, int, int, str, str]]:
+        """The first non-empty match of each regex in each folded field (author by author)."""
+        hits = []
+        width = len(self._scan)
+        for number, segment in enumerate(segments):
+            field = self._scan[number % width]
+            if field == FIELDS.index("authors"):
+                parts = [_fold(name) for name in papers[number // width].authors]
+            else:
+                parts = [_fold(segment)]
+            for text, term in self._regexes.items():
+                if text not in self._uses[field]:
+                    continue
+                assert term.regex is not None
+                hits.extend(_first_regex_hit(number, parts, text, term.regex))
+        return hits
+
+
+def _first_regex_hit(
+    number: int, parts: list[str], term: str, regex: re.Pattern[str]
+) -> Iterator[tuple[int, int, int, str, str]]:
+    """The first non-empty match in the parts of a segment (joined by _SEP), if any."""
+    offset = 0
+    for part in parts:
+        for found in regex.finditer(part):
+            if found.end() > found.start():
+                yield number, offset + found.start(), offset + found.end(), term, found.group()
+                return
+        offset += len(part) + 1
+
+
+def _field_text(paper: Paper, field: int) -> str:
+    """The stripped text of one field; author names are kept apart by _SEP."""
+    if field == 0:
+        return paper.title.strip()
+    if field == 1:
+        return paper.abstract.strip()
+    if field == 2:
+        return _SEP.join(name.strip() for name in paper.authors)
+    return (paper.comment or "").strip()

@@ -1,0 +1,374 @@
+"""The pipeline: fetch -> store -> match. (Posting joins here when the chats exist.)
+
+Everything it touches is handed in: settings, store, arXiv client, rules, clock. What is new
+is always decided by the ids already in the store, never by dates or memory, so a re-poll,
+a restart or a second process changes nothing that was already recorded.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
+
+from bot.announcements import latest_listing_date, listing_dates_between
+from bot.arxiv.api import build_query_url, category_query, parse_api_page
+from bot.arxiv.client import ArxivClient
+from bot.arxiv.feeds import parse_listing
+from bot.clock import Clock
+from bot.config import Config, Settings, load_config
+from bot.errors import ArxivUnavailable, ConfigError, FeedError, PaperbotError
+from bot.matching import Matcher
+from bot.models import ApiPage, FeedBatch, Match, Paper
+from storage.store import FeedRun, Incoming, Store, StoredPaper
+
+log = logging.getLogger(__name__)
+
+Progress = Callable[[int, int | None], None]  # (papers done, total if known)
+
+
+class RulesSource:
+    """The routes file, re-read when it changes; a broken edit keeps the last good rules."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._stamp: tuple[int, int] | None = None
+        self._config: Config | None = None
+        self._matcher: Matcher | None = None
+
+    def current(self) -> tuple[Config, Matcher]:
+        """The rules to use now. Raises ConfigError only when no good version was ever read."""
+        try:
+            stat = self.path.stat()
+            stamp = (stat.st_mtime_ns, stat.st_size)
+        except OSError:
+            stamp = None
+        if self._config is None or stamp != self._stamp:
+            try:
+                config = load_config(self.path)
+            except ConfigError as exc:
+                if self._config is None or self._matcher is None:
+                    raise
+                log.error("%s; keeping the rules read before", exc)
+            else:
+                if self._config is not None:
+                    log.info("rules reloaded from %s", self.path)
+                self._config, self._matcher = config, Matcher(config.routes)
+            self._stamp = stamp
+        assert self._config is not None and self._matcher is not None
+        return self._config, self._matcher
+
+
+@dataclass(frozen=True, slots=True)
+class NewMatch:
+    paper: StoredPaper
+    match: Match
+
+
+@dataclass
+class PollReport:
+    matches: list[NewMatch] = field(default_factory=list)
+    runs: list[FeedRun] = field(default_factory=list)
+
+    @property
+    def failed(self) -> bool:
+        return any(run.status == "error" for run in self.runs)
+
+
+@dataclass
+class BackfillReport:
+    fetched: int = 0
+    new_papers: int = 0
+    matches: list[NewMatch] = field(default_factory=list)
+
+
+def feed_key(categories: Sequence[str]) -> str:
+    """One name for a set of categories, whatever order a route lists them in."""
+    return "+".join(sorted(set(categories)))
+
+
+def ids_digest(batch: FeedBatch) -> str:
+    """A fingerprint of what a batch announces: ids with versions and announce types."""
+    keys = sorted(
+        {f"{item.paper.id}v{item.paper.version} {item.announce_type}" for item in batch.listings}
+    )
+    return hashlib.sha256("\n".join(keys).encode()).hexdigest()[:32]
+
+
+class Pipeline:
+    def __init__(
+        self,
+        *,
+        settings: Settings,
+        store: Store,
+        client: ArxivClient,
+        rules: RulesSource,
+        clock: Clock,
+    ) -> None:
+        self.settings = settings
+        self.store = store
+        self.client = client
+        self.rules = rules
+        self.clock = clock
+
+    # --- polling -----------------------------------------------------------------------------
+
+    async def poll_once(self) -> PollReport:
+        """Poll every route's combined listing feed once; catch up through the API on gaps."""
+        config, matcher = self.rules.current()
+        report = PollReport()
+        feeds = {feed_key(route.categories): route.categories for route in config.routes}
+        for key in feeds:
+            await self._poll_feed(key, matcher, report)
+        return report
+
+    async def _poll_feed(self, key: str, matcher: Matcher, report: PollReport) -> None:
+        fmt = self.settings.arxiv_feed_format
+        source = f"{fmt}:{key}"
+        url = self.settings.feed_url(key.split("+"))
+        started = self.clock()
+        last_ok = self.store.last_feed_run(source, ["ok", "quiet"])
+        last_200 = self.store.last_feed_run(source, ["ok", "quiet", "stale"])
+        covered = self._covered(source)
+
+        try:
+            fetched = await self.client.get(
+                url,
+                parse_listing,
+                etag=last_200.etag if last_200 else None,
+                last_modified=last_200.last_modified if last_200 else None,
+            )
+        except (FeedError, ArxivUnavailable) as exc:
+            log.error("listing feed %s failed: %s", url, exc)
+            self._record(report, FeedRun(source, started, "error", error=str(exc)))
+            return
+
+        delivered: date | None = None
+        if fetched.not_modified or fetched.value is None:
+            self._record(
+                report,
+                FeedRun(
+                    source,
+                    started,
+                    "not-modified",
+                    listing_date=last_200.listing_date if last_200 else None,
+                    etag=fetched.etag,
+                    last_modified=fetched.last_modified,
+                ),
+            )
+            delivered = last_200.listing_date if last_200 else None
+        else:
+            batch = fetched.value
+            digest = ids_digest(batch)
+            common = {
+                "listing_date": batch.listing_date,
+                "items": len(batch.listings),
+                "etag": fetched.etag,
+                "last_modified": fetched.last_modified,
+                "ids_digest": digest,
+            }
+            if (
+                batch.listings
+                and last_ok is not None
+                and last_ok.ids_digest == digest
+                and last_ok.listing_date != batch.listing_date
+            ):
+                log.warning(
+                    "listing feed %s serves the batch of %s again under %s: stale, ignored",
+                    url,
+                    last_ok.listing_date,
+                    batch.listing_date,
+                )
+                self._record(report, FeedRun(source, started, "stale", **common))  # type: ignore[arg-type]
+            elif not batch.listings:
+                log.info("listing feed %s: a quiet day (no papers) on %s", url, batch.listing_date)
+                self._record(report, FeedRun(source, started, "quiet", **common))  # type: ignore[arg-type]
+                delivered = batch.listing_date
+            else:
+                incoming = [
+                    Incoming(
+                        paper=listing.paper,
+                        listing_date=batch.listing_date,
+                        candidate=listing.announce_type.is_candidate,
+                        source=source,
+                    )
+                    for listing in batch.listings
+                ]
+                new = self._store_and_match(incoming, matcher, "poll", report.matches)
+                self._record(
+                    report,
+                    FeedRun(source, started, "ok", new_papers=new, **common),  # type: ignore[arg-type]
+                )
+                delivered = batch.listing_date
+
+        await self._catch_up_gaps(source, key, covered, delivered, matcher, report)
+
+    async def _catch_up_gaps(
+        self,
+        source: str,
+        key: str,
+        covered: date | None,
+        delivered: date | None,
+        matcher: Matcher,
+        report: PollReport,
+    ) -> None:
+        """Fetch through the API every listing day between the last covered one and today's.
+
+        Today's own listing is left to the feed (it may not be rebuilt yet); a day the feed
+        never showed, because the bot was down or the feed was stale, is fetched here.
+        """
+        if covered is None:
+            if delivered is not None:
+                self._set_covered(source, delivered)
+            return
+        latest = latest_listing_date(self.clock(), self.settings.paperbot_holidays)
+        missing = [
+            day
+            for day in listing_dates_between(covered, latest, self.settings.paperbot_holidays)
+            if day != delivered and day < latest
+        ]
+        if missing:
+            since = datetime.combine(missing[0], time(), UTC) - timedelta(
+                days=self.settings.arxiv_catchup_days
+            )
+            log.info(
+                "catching up %s through the API: listings of %s missed",
+                key,
+                ", ".join(d.isoformat() for d in missing),
+            )
+            try:
+                await self._fetch_window(key, since, self.clock(), matcher, "catch-up", report)
+            except PaperbotError as exc:
+                log.error("catch-up of %s failed, will retry at the next poll: %s", key, exc)
+                self._record(report, FeedRun(f"api:{key}", self.clock(), "error", error=str(exc)))
+                return
+        newest = max([covered, *missing, *([delivered] if delivered else [])])
+        self._set_covered(source, newest)
+
+    def _covered(self, source: str) -> date | None:
+        value = self.store.get_state(f"covered:{source}")
+        return date.fromisoformat(value) if value else None
+
+    def _set_covered(self, source: str, day: date) -> None:
+        self.store.set_state(f"covered:{source}", day.isoformat())
+
+    # --- API windows (catch-up and backfill) -------------------------------------------------
+
+    async def _fetch_window(
+        self,
+        key: str,
+        since: datetime,
+        until: datetime,
+        matcher: Matcher,
+        origin: str,
+        report: PollReport | BackfillReport,
+        *,
+        resume_key: str | None = None,
+        progress: Progress | None = None,
+    ) -> None:
+        """Page through the API's answer for these categories over [since, until]."""
+        query = category_query(key.split("+"), since, until)
+        size = self.settings.arxiv_page_size
+        start = int(self.store.get_state(resume_key) or 0) if resume_key else 0
+        done = start
+        while True:
+            url = build_query_url(
+                self.settings.arxiv_api_url, search_query=query, start=start, max_results=size
+            )
+            fetched = await self.client.get(url, _page_checker(start))
+            page = fetched.value
+            assert page is not None
+            incoming = [
+                Incoming(
+                    paper=paper,
+                    listing_date=paper.published.date() if paper.published else None,
+                    candidate=True,
+                    source=f"api:{key}",
+                )
+                for paper in page.papers
+            ]
+            found: list[NewMatch] = []
+            new = self._store_and_match(incoming, matcher, origin, found)
+            report.matches.extend(found)
+            if isinstance(report, BackfillReport):
+                report.fetched += len(page.papers)
+                report.new_papers += new
+            self.store.record_feed_run(
+                FeedRun(f"api:{key}", self.clock(), "ok", items=len(page.papers), new_papers=new)
+            )
+            start += len(page.papers)
+            done += len(page.papers)
+            if resume_key:
+                self.store.set_state(resume_key, str(start))
+            if progress:
+                progress(done, page.total_results)
+            total = page.total_results or 0
+            if not page.papers or start >= total:
+                break
+        if resume_key:
+            self.store.delete_state(resume_key)
+
+    async def backfill(
+        self,
+        since: date,
+        until: date,
+        route: str | None = None,
+        progress: Progress | None = None,
+    ) -> BackfillReport:
+        """Store and match every paper submitted in [since, until]; never posts. Resumable."""
+        config, matcher = self.rules.current()
+        routes = [config.route(route)] if route else list(config.routes)
+        report = BackfillReport()
+        start = datetime.combine(since, time(), UTC)
+        end = datetime.combine(until, time(23, 59), UTC)
+        for key in dict.fromkeys(feed_key(r.categories) for r in routes):
+            await self._fetch_window(
+                key,
+                start,
+                end,
+                matcher,
+                "backfill",
+                report,
+                resume_key=f"backfill:{key}:{since}:{until}",
+                progress=progress,
+            )
+        return report
+
+    # --- shared steps ------------------------------------------------------------------------
+
+    def _store_and_match(
+        self, incoming: Sequence[Incoming], matcher: Matcher, origin: str, out: list[NewMatch]
+    ) -> int:
+        """Store papers; match the candidates among those the store had never seen."""
+        result = self.store.upsert_papers(incoming)
+        new_ids = set(result.new_ids)
+        candidates: dict[str, Paper] = {
+            i.paper.id: i.paper for i in incoming if i.candidate and i.paper.id in new_ids
+        }
+        if candidates:
+            fresh = self.store.add_matches(matcher.match_many(list(candidates.values())), origin)
+            stored = {s.paper.id: s for s in self.store.get_papers([m.paper_id for m in fresh])}
+            out.extend(NewMatch(stored[m.paper_id], m) for m in fresh)
+        return len(new_ids)
+
+    def _record(self, report: PollReport, run: FeedRun) -> None:
+        self.store.record_feed_run(run)
+        report.runs.append(run)
+
+
+def _page_checker(start: int) -> Callable[[bytes], ApiPage]:
+    """Parse an API page and refuse the empty page arXiv's throttling sometimes sends."""
+
+    def check(body: bytes) -> ApiPage:
+        page = parse_api_page(body)
+        if not page.papers and page.total_results is not None and start < page.total_results:
+            raise FeedError(
+                f"arXiv sent an empty page at {start} of {page.total_results} results "
+                "(throttled); retrying"
+            )
+        return page
+
+    return check

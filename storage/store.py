@@ -1,0 +1,772 @@
+"""The one class that talks to SQLite. No SQL lives anywhere else.
+
+Idempotency is in the schema: papers are keyed by base id, matches by (paper, route), so a
+re-poll of the same feed changes nothing. Every multi-row change runs in `db.atomic()`.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+import sqlite_utils
+
+from bot.clock import Clock
+from bot.errors import PaperbotError
+from bot.models import Match, Paper, Reason
+from storage.migrations import MIGRATIONS
+
+
+class StorageError(PaperbotError):
+    """The database cannot be opened or written."""
+
+
+@dataclass(frozen=True, slots=True)
+class Incoming:
+    """A paper as a source delivered it, before it meets the store."""
+
+    paper: Paper
+    listing_date: date | None
+    candidate: bool  # new/cross listings and API finds may be posted; replacements may not
+    source: str
+
+
+@dataclass(frozen=True, slots=True)
+class StoredPaper:
+    paper: Paper
+    listing_date: date | None
+    first_seen: datetime
+    candidate: bool
+    source: str
+
+
+@dataclass(frozen=True, slots=True)
+class FeedRun:
+    """One fetch of one source, whatever came of it."""
+
+    source: str  # e.g. "rss:cs.DC+cs.OS" or "api:cs.DC+cs.OS"
+    started_at: datetime
+    status: str  # ok | quiet | stale | not-modified | error
+    listing_date: date | None = None
+    items: int = 0
+    new_papers: int = 0
+    etag: str | None = None
+    last_modified: str | None = None
+    ids_digest: str | None = None
+    error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    paper_id: str
+    route: str
+    status: str  # accepted | rejected | expired
+    decided_by: str
+    decided_at: datetime
+    reason: str
+    seq: int
+
+
+@dataclass(frozen=True, slots=True)
+class Post:
+    paper_id: str
+    channel: str  # platform:channel-id
+    routes: tuple[str, ...]
+    state: str  # intent | sent
+    ref: str | None
+    created_at: datetime
+    sent_at: datetime | None
+    shown: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class StoredVote:
+    paper_id: str
+    user: str
+    value: int
+    cast_by: str
+    channel: str
+    updated_at: datetime
+
+
+POSTABLE_ORIGINS = ("poll", "catch-up", "manual")
+
+
+@dataclass(frozen=True, slots=True)
+class UpsertResult:
+    new_ids: tuple[str, ...]  # papers the store had never seen
+    updated_ids: tuple[str, ...]  # papers whose stored version went up
+
+
+class Store:
+    """Papers, feed runs, matches and small bits of state in one SQLite file."""
+
+    def __init__(self, db: sqlite_utils.Database, clock: Clock) -> None:
+        self.db = db
+        self.clock = clock
+        MIGRATIONS.apply(db)
+
+    @classmethod
+    def open(cls, path: Path | str, clock: Clock) -> Store:
+        """Open (creating if needed) the database file, in WAL mode, migrations applied."""
+        try:
+            conn = sqlite3.connect(str(path), timeout=30, isolation_level=None)
+            db = sqlite_utils.Database(conn)
+            db.execute("PRAGMA busy_timeout = 30000")
+            if str(path) != ":memory:":
+                db.enable_wal()
+            db.execute("PRAGMA synchronous = NORMAL")
+            db.execute("PRAGMA foreign_keys = ON")
+            return cls(db, clock)
+        except sqlite3.Error as exc:
+            raise StorageError(
+                f"cannot open the database {path}: {exc}; check PAPERBOT_DB and that its "
+                "folder exists and is writable"
+            ) from exc
+
+    def copy_in_memory(self) -> Store:
+        """A private in-memory copy: what `--dry-run` works on, so nothing is written."""
+        conn = sqlite3.connect(":memory:", isolation_level=None)
+        self.db.conn.backup(conn)
+        return Store(sqlite_utils.Database(conn), self.clock)
+
+    def close(self) -> None:
+        self.db.close()
+
+    def backup(self, path: Path) -> None:
+        """A consistent copy of the database, safe while other processes write to it."""
+        target = sqlite3.connect(str(path))
+        try:
+            self.db.conn.backup(target)
+        finally:
+            target.close()
+
+    def atomic(self) -> AbstractContextManager[object]:
+        """Group several calls into one transaction (nested calls become savepoints)."""
+        return self.db.atomic()
+
+    # --- papers ------------------------------------------------------------------------------
+
+    def upsert_papers(self, incoming: Sequence[Incoming]) -> UpsertResult:
+        """Store papers by base id. New ones are inserted; a higher version updates the record.
+
+        The listing date, first-seen time and candidacy are fixed by the first sighting.
+        """
+        now = _iso(self.clock())
+        new_rows: list[dict[str, Any]] = []
+        updates: list[dict[str, Any]] = []
+        with self.db.atomic():
+            known = self._versions([i.paper.id for i in incoming])
+            for item in incoming:
+                p = item.paper
+                if p.id not in known:
+                    new_rows.append(
+                        {
+                            **_paper_row(p),
+                            "listing_date": _iso_date(item.listing_date),
+                            "first_seen": now,
+                            "candidate": int(item.candidate),
+                            "source": item.source,
+                        }
+                    )
+                    known[p.id] = p.version
+                elif p.version > known[p.id]:
+                    updates.append(_paper_row(p))
+                    known[p.id] = p.version
+            if updates:
+                self._unindex([row["id"] for row in updates])
+                columns = [c for c in updates[0] if c != "id"]
+                self.db.conn.executemany(
+                    f"update papers set {', '.join(f'{c} = :{c}' for c in columns)} where id = :id",
+                    updates,
+                )
+            if new_rows:
+                columns = list(new_rows[0])
+                self.db.conn.executemany(
+                    f"insert into papers ({', '.join(columns)})"
+                    f" values ({', '.join(':' + c for c in columns)})",
+                    new_rows,
+                )
+            self._index([row["id"] for row in new_rows] + [row["id"] for row in updates])
+        new = [row["id"] for row in new_rows]
+        updated = list(dict.fromkeys(row["id"] for row in updates))
+        return UpsertResult(tuple(new), tuple(updated))
+
+    def _versions(self, ids: Sequence[str]) -> dict[str, int]:
+        found: dict[str, int] = {}
+        for chunk in _chunks(list(dict.fromkeys(ids)), 500):
+            marks = ",".join("?" * len(chunk))
+            for row in self.db.query(
+                f"select id, version from papers where id in ({marks})",
+                chunk,
+            ):
+                found[row["id"]] = row["version"]
+        return found
+
+    def _index(self, ids: Sequence[str]) -> None:
+        """Add papers to the full-text index (in bulk: far cheaper than a per-row trigger)."""
+        for chunk in _chunks(list(dict.fromkeys(ids)), 500):
+            self.db.execute(
+                "insert into papers_fts (rowid, title, abstract, authors)"
+                " select rowid, title, abstract, authors from papers"
+                f" where id in ({','.join('?' * len(chunk))})",
+                chunk,
+            )
+
+    def _unindex(self, ids: Sequence[str]) -> None:
+        for chunk in _chunks(list(dict.fromkeys(ids)), 500):
+            self.db.execute(
+                "insert into papers_fts (papers_fts, rowid, title, abstract, authors)"
+                " select 'delete', rowid, title, abstract, authors from papers"
+                f" where id in ({','.join('?' * len(chunk))})",
+                chunk,
+            )
+
+    def known_ids(self, ids: Iterable[str]) -> set[str]:
+        return set(self._versions(list(ids)))
+
+    def get_paper(self, paper_id: str) -> StoredPaper | None:
+        rows = list(self.db.query("select * from papers where id = ?", [paper_id]))
+        return _stored(rows[0]) if rows else None
+
+    def get_papers(self, ids: Sequence[str]) -> list[StoredPaper]:
+        """The stored papers with these ids, in the order given (unknown ids skipped)."""
+        by_id: dict[str, StoredPaper] = {}
+        for chunk in _chunks(list(dict.fromkeys(ids)), 500):
+            marks = ",".join("?" * len(chunk))
+            for row in self.db.query(
+                f"select * from papers where id in ({marks})",
+                chunk,
+            ):
+                by_id[row["id"]] = _stored(row)
+        return [by_id[i] for i in ids if i in by_id]
+
+    def papers_listed_between(
+        self, categories: Sequence[str], since: date, until: date
+    ) -> Iterator[StoredPaper]:
+        """Candidate papers with a listing date in [since, until] in any of these categories."""
+        rows = self.db.query(
+            "select * from papers where candidate = 1 and listing_date between ? and ? "
+            "order by listing_date, id",
+            [since.isoformat(), until.isoformat()],
+        )
+        wanted = set(categories)
+        for row in rows:
+            stored = _stored(row)
+            if wanted.intersection(stored.paper.categories):
+                yield stored
+
+    def count_papers(self) -> int:
+        return int(self.db.table("papers").count)
+
+    # --- feed runs ---------------------------------------------------------------------------
+
+    def record_feed_run(self, run: FeedRun) -> None:
+        self.db.table("feed_runs").insert(
+            {
+                "source": run.source,
+                "started_at": _iso(run.started_at),
+                "status": run.status,
+                "listing_date": _iso_date(run.listing_date),
+                "items": run.items,
+                "new_papers": run.new_papers,
+                "etag": run.etag,
+                "last_modified": run.last_modified,
+                "ids_digest": run.ids_digest,
+                "error": run.error,
+            }
+        )
+
+    def last_feed_run(self, source: str, statuses: Sequence[str] | None = None) -> FeedRun | None:
+        """The newest run of a source, optionally only among the given statuses."""
+        sql = "select * from feed_runs where source = ?"
+        params: list[Any] = [source]
+        if statuses:
+            sql += f" and status in ({','.join('?' * len(statuses))})"
+            params.extend(statuses)
+        rows = list(self.db.query(sql + " order by id desc limit 1", params))
+        return _feed_run(rows[0]) if rows else None
+
+    def last_good_run(self) -> FeedRun | None:
+        rows = list(
+            self.db.query(
+                "select * from feed_runs where status in ('ok', 'quiet', 'not-modified')"
+                " order by id desc limit 1"
+            )
+        )
+        return _feed_run(rows[0]) if rows else None
+
+    def feed_runs(self, source: str | None = None, limit: int = 50) -> list[FeedRun]:
+        sql, params = "select * from feed_runs", []
+        if source is not None:
+            sql, params = sql + " where source = ?", [source]
+        rows = self.db.query(sql + " order by id desc limit ?", [*params, limit])
+        return [_feed_run(r) for r in rows]
+
+    # --- matches -----------------------------------------------------------------------------
+
+    def add_matches(self, matches: Sequence[Match], origin: str) -> list[Match]:
+        """Record matches; returns those that were not recorded before."""
+        now = _iso(self.clock())
+        with self.db.atomic():
+            existing: set[tuple[str, str]] = set()
+            for route in {m.route for m in matches}:
+                ids = [m.paper_id for m in matches if m.route == route]
+                for chunk in _chunks(ids, 500):
+                    marks = ",".join("?" * len(chunk))
+                    existing.update(
+                        (row["paper_id"], route)
+                        for row in self.db.query(
+                            f"select paper_id from matches where route = ? "
+                            f"and paper_id in ({marks})",
+                            [route, *chunk],
+                        )
+                    )
+            chosen: dict[tuple[str, str], Match] = {}
+            for m in matches:
+                key = (m.paper_id, m.route)
+                if key not in existing and key not in chosen:
+                    chosen[key] = m
+            fresh = list(chosen.values())
+            status = "queued" if origin in POSTABLE_ORIGINS else "none"
+            self.db.conn.executemany(
+                "insert into matches (paper_id, route, reasons, matched_at, origin, post_status)"
+                " values (?, ?, ?, ?, ?, ?)",
+                [
+                    (m.paper_id, m.route, _reasons_json(m.reasons), now, origin, status)
+                    for m in fresh
+                ],
+            )
+        return fresh
+
+    def matches_for(self, paper_id: str) -> list[Match]:
+        rows = self.db.query("select * from matches where paper_id = ? order by route", [paper_id])
+        return [_match(r) for r in rows]
+
+    def matches_of_route(self, route: str, limit: int = 100) -> list[Match]:
+        rows = self.db.query(
+            "select * from matches where route = ? order by matched_at desc, paper_id limit ?",
+            [route, limit],
+        )
+        return [_match(r) for r in rows]
+
+    def queued_matches(self) -> list[Match]:
+        """Matches waiting to be posted, oldest first."""
+        rows = self.db.query(
+            "select * from matches where post_status = 'queued'"
+            " order by matched_at, paper_id, route"
+        )
+        return [_match(r) for r in rows]
+
+    def matches_with_status(self, status: str, route: str | None = None) -> list[Match]:
+        sql, params = "select * from matches where post_status = ?", [status]
+        if route is not None:
+            sql, params = sql + " and route = ?", [status, route]
+        return [_match(r) for r in self.db.query(sql + " order by matched_at desc", params)]
+
+    def set_post_status(self, keys: Iterable[tuple[str, str]], status: str) -> None:
+        """Set the post status of (paper_id, route) matches."""
+        with self.db.atomic():
+            self.db.conn.executemany(
+                "update matches set post_status = ? where paper_id = ? and route = ?",
+                [(status, pid, route) for pid, route in keys],
+            )
+
+    def requeue(self, paper_id: str, route: str) -> None:
+        """Queue a match for posting again (`add <id>` for a paper that was held)."""
+        self.db.execute(
+            "update matches set post_status = 'queued' where paper_id = ? and route = ?",
+            [paper_id, route],
+        )
+
+    # --- posts -------------------------------------------------------------------------------
+
+    def post_intent(self, paper_id: str, channel: str, routes: Sequence[str]) -> Post:
+        """Record that a post is about to be sent (once); returns the post as it now stands."""
+        self.db.execute(
+            "insert or ignore into posts (paper_id, channel, routes, state, created_at)"
+            " values (?, ?, ?, 'intent', ?)",
+            [paper_id, channel, json.dumps(list(routes)), _iso(self.clock())],
+        )
+        post = self.get_post(paper_id, channel)
+        assert post is not None
+        return post
+
+    def post_sent(self, paper_id: str, channel: str, ref: str) -> None:
+        self.db.execute(
+            "update posts set state = 'sent', ref = ?, sent_at = ?"
+            " where paper_id = ? and channel = ?",
+            [ref, _iso(self.clock()), paper_id, channel],
+        )
+
+    def get_post(self, paper_id: str, channel: str) -> Post | None:
+        rows = list(
+            self.db.query(
+                "select * from posts where paper_id = ? and channel = ?", [paper_id, channel]
+            )
+        )
+        return _post(rows[0]) if rows else None
+
+    def post_by_ref(self, channel: str, ref: str) -> Post | None:
+        rows = list(
+            self.db.query("select * from posts where channel = ? and ref = ?", [channel, ref])
+        )
+        return _post(rows[0]) if rows else None
+
+    def posts(self, *, state: str | None = None, paper_id: str | None = None) -> list[Post]:
+        sql, params = "select * from posts where 1 = 1", list[str]()
+        if state is not None:
+            sql, params = sql + " and state = ?", [*params, state]
+        if paper_id is not None:
+            sql, params = sql + " and paper_id = ?", [*params, paper_id]
+        return [_post(r) for r in self.db.query(sql + " order by created_at, paper_id", params)]
+
+    def count_posts(self, channel: str | None = None) -> int:
+        if channel is None:
+            return int(self.db.execute("select count(*) from posts").fetchone()[0])
+        row = self.db.execute("select count(*) from posts where channel = ?", [channel]).fetchone()
+        return int(row[0])
+
+    def set_post_shown(self, paper_id: str, channel: str, shown: str) -> None:
+        self.db.execute(
+            "update posts set shown = ? where paper_id = ? and channel = ?",
+            [shown, paper_id, channel],
+        )
+
+    # --- votes -------------------------------------------------------------------------------
+
+    def get_vote(self, paper_id: str, user: str) -> StoredVote | None:
+        rows = list(
+            self.db.query("select * from votes where paper_id = ? and user = ?", [paper_id, user])
+        )
+        return _vote(rows[0]) if rows else None
+
+    def set_vote(
+        self, paper_id: str, user: str, value: int | None, cast_by: str, channel: str
+    ) -> None:
+        """Store a user's current vote; `None` withdraws it."""
+        if value is None:
+            self.db.execute("delete from votes where paper_id = ? and user = ?", [paper_id, user])
+            return
+        self.db.execute(
+            "insert into votes (paper_id, user, value, cast_by, channel, updated_at)"
+            " values (?, ?, ?, ?, ?, ?) on conflict(paper_id, user) do update set"
+            " value = excluded.value, cast_by = excluded.cast_by, channel = excluded.channel,"
+            " updated_at = excluded.updated_at",
+            [paper_id, user, value, cast_by, channel, _iso(self.clock())],
+        )
+
+    def votes_for(self, paper_id: str) -> list[StoredVote]:
+        rows = self.db.query("select * from votes where paper_id = ? order by user", [paper_id])
+        return [_vote(r) for r in rows]
+
+    def top_voters(self, limit: int = 5) -> list[tuple[str, int]]:
+        rows = self.db.query(
+            "select user, count(*) as n from votes group by user order by n desc, user limit ?",
+            [limit],
+        )
+        return [(r["user"], r["n"]) for r in rows]
+
+    # --- reading for queries -------------------------------------------------------------------
+
+    def search(self, words: Sequence[str], limit: int = 20) -> list[StoredPaper]:
+        """Papers whose title, abstract or authors hold every word, newest first.
+
+        Each word is passed to FTS5 as a quoted string, so no user text is ever FTS syntax.
+        """
+        terms = ["".join(ch for ch in w if ch.isprintable()) for w in words]
+        terms = [t for t in terms if t.strip()]
+        if not terms:
+            return []
+        query = " ".join('"' + w.replace('"', '""') + '"' for w in terms)
+        rows = self.db.query(
+            "select papers.* from papers_fts join papers on papers.rowid = papers_fts.rowid"
+            " where papers_fts match ? order by papers_fts.rowid desc limit ?",
+            [query, limit],
+        )
+        return [_stored(r) for r in rows]
+
+    def matched_since(
+        self, routes: Sequence[str], since: date, limit: int = 50
+    ) -> list[StoredPaper]:
+        """Matched papers of these routes listed on or after `since`, newest first."""
+        if not routes:
+            return []
+        marks = ",".join("?" * len(routes))
+        rows = self.db.query(
+            "select distinct papers.* from papers join matches on matches.paper_id = papers.id"
+            f" where matches.route in ({marks}) and papers.listing_date >= ?"
+            " order by papers.listing_date desc, papers.rowid desc limit ?",
+            [*routes, since.isoformat(), limit],
+        )
+        return [_stored(r) for r in rows]
+
+    def decided_since(
+        self, routes: Sequence[str], status: str, since: datetime, limit: int = 50
+    ) -> list[Decision]:
+        if not routes:
+            return []
+        marks = ",".join("?" * len(routes))
+        rows = self.db.query(
+            f"select * from decisions where route in ({marks}) and status = ?"
+            " and decided_at >= ? order by seq desc limit ?",
+            [*routes, status, _iso(since), limit],
+        )
+        return [_decision(r) for r in rows]
+
+    def pending(self, routes: Sequence[str], limit: int = 50) -> list[tuple[StoredPaper, str]]:
+        """(paper, post status) of matches waiting for votes or held back, newest first."""
+        if not routes:
+            return []
+        marks = ",".join("?" * len(routes))
+        rows = self.db.query(
+            "select papers.*, min(matches.post_status) as post_status from matches"
+            " join papers on papers.id = matches.paper_id"
+            " left join decisions on decisions.paper_id = matches.paper_id"
+            " and decisions.route = matches.route"
+            f" where matches.route in ({marks}) and matches.post_status in ('posted', 'held')"
+            " and (decisions.status is null or decisions.status = 'pending')"
+            " group by papers.id order by papers.listing_date desc, papers.rowid desc limit ?",
+            [*routes, limit],
+        )
+        return [(_stored(r), r["post_status"]) for r in rows]
+
+    def counts(self) -> dict[str, int]:
+        one = self.db.execute
+        return {
+            "papers": int(one("select count(*) from papers").fetchone()[0]),
+            "matched": int(one("select count(distinct paper_id) from matches").fetchone()[0]),
+            "posted": int(one("select count(*) from posts where state = 'sent'").fetchone()[0]),
+            "accepted": int(
+                one("select count(*) from decisions where status = 'accepted'").fetchone()[0]
+            ),
+            "rejected": int(
+                one("select count(*) from decisions where status = 'rejected'").fetchone()[0]
+            ),
+            "expired": int(
+                one("select count(*) from decisions where status = 'expired'").fetchone()[0]
+            ),
+            "votes": int(one("select count(*) from votes").fetchone()[0]),
+        }
+
+    # --- decisions -----------------------------------------------------------------------------
+
+    def decide(
+        self, paper_id: str, route: str, status: str, decided_by: str, reason: str
+    ) -> Decision | None:
+        """Record a decision; returns it, or None when the paper already had that status."""
+        now = _iso(self.clock())
+        with self.db.atomic():
+            current = self.decision(paper_id, route)
+            if current is not None and current.status == status:
+                return None
+            cur = self.db.execute(
+                "insert into decision_log"
+                " (paper_id, route, status, decided_by, decided_at, reason)"
+                " values (?, ?, ?, ?, ?, ?)",
+                [paper_id, route, status, decided_by, now, reason],
+            )
+            self.db.execute(
+                "insert into decisions"
+                " (paper_id, route, status, decided_by, decided_at, reason, seq)"
+                " values (?, ?, ?, ?, ?, ?, ?)"
+                " on conflict(paper_id, route) do update set"
+                " status = excluded.status, decided_by = excluded.decided_by,"
+                " decided_at = excluded.decided_at, reason = excluded.reason, seq = excluded.seq",
+                [paper_id, route, status, decided_by, now, reason, cur.lastrowid],
+            )
+        return self.decision(paper_id, route)
+
+    def decision(self, paper_id: str, route: str) -> Decision | None:
+        rows = list(
+            self.db.query(
+                "select * from decisions where paper_id = ? and route = ?", [paper_id, route]
+            )
+        )
+        return _decision(rows[0]) if rows else None
+
+    def decisions(self, route: str, status: str | None = None) -> list[Decision]:
+        """A route's current decisions in the order they were made."""
+        sql, params = "select * from decisions where route = ?", [route]
+        if status is not None:
+            sql, params = sql + " and status = ?", [route, status]
+        return [_decision(r) for r in self.db.query(sql + " order by seq", params)]
+
+    def decision_history(self, paper_id: str) -> list[Decision]:
+        rows = self.db.query(
+            "select *, id as seq from decision_log where paper_id = ? order by id", [paper_id]
+        )
+        return [_decision(r) for r in rows]
+
+    # --- what stands in a published list ------------------------------------------------------
+
+    def listed_ids(self, route: str) -> set[str]:
+        rows = self.db.query("select paper_id from list_lines where route = ?", [route])
+        return {row["paper_id"] for row in rows}
+
+    def set_listed(self, route: str, added: Iterable[str], removed: Iterable[str]) -> None:
+        now = _iso(self.clock())
+        with self.db.atomic():
+            self.db.conn.executemany(
+                "insert or ignore into list_lines (route, paper_id, since) values (?, ?, ?)",
+                [(route, pid, now) for pid in added],
+            )
+            self.db.conn.executemany(
+                "delete from list_lines where route = ? and paper_id = ?",
+                [(route, pid) for pid in removed],
+            )
+
+    # --- small state -------------------------------------------------------------------------
+
+    def get_state(self, key: str) -> str | None:
+        rows = list(self.db.query("select value from state where key = ?", [key]))
+        return str(rows[0]["value"]) if rows else None
+
+    def set_state(self, key: str, value: str) -> None:
+        self.db.execute(
+            "insert into state (key, value) values (?, ?) "
+            "on conflict(key) do update set value = excluded.value",
+            [key, value],
+        )
+
+    def delete_state(self, key: str) -> None:
+        self.db.execute("delete from state where key = ?", [key])
+
+
+# --- row <-> model -----------------------------------------------------------------------------
+
+
+def _chunks(items: list[str], size: int) -> Iterator[list[str]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment is not None else None
+
+
+def _iso_date(day: date | None) -> str | None:
+    return day.isoformat() if day is not None else None
+
+
+def _dt(text: str | None) -> datetime | None:
+    return datetime.fromisoformat(text) if text else None
+
+
+def _paper_row(p: Paper) -> dict[str, Any]:
+    return {
+        "id": p.id,
+        "version": p.version,
+        "title": p.title,
+        "authors": json.dumps(list(p.authors), ensure_ascii=False),
+        "abstract": p.abstract,
+        "categories": json.dumps(list(p.categories)),
+        "primary_category": p.primary_category,
+        "published": _iso(p.published),
+        "updated": _iso(p.updated),
+        "doi": p.doi,
+        "journal_ref": p.journal_ref,
+        "comment": p.comment,
+    }
+
+
+def _stored(row: dict[str, Any]) -> StoredPaper:
+    paper = Paper(
+        id=row["id"],
+        version=row["version"],
+        title=row["title"],
+        authors=tuple(json.loads(row["authors"])),
+        abstract=row["abstract"],
+        categories=tuple(json.loads(row["categories"])),
+        primary_category=row["primary_category"],
+        published=_dt(row["published"]),
+        updated=_dt(row["updated"]),
+        doi=row["doi"],
+        journal_ref=row["journal_ref"],
+        comment=row["comment"],
+    )
+    listed = row["listing_date"]
+    first_seen = _dt(row["first_seen"])
+    assert first_seen is not None
+    return StoredPaper(
+        paper=paper,
+        listing_date=date.fromisoformat(listed) if listed else None,
+        first_seen=first_seen,
+        candidate=bool(row["candidate"]),
+        source=row["source"],
+    )
+
+
+def _feed_run(row: dict[str, Any]) -> FeedRun:
+    started = _dt(row["started_at"])
+    assert started is not None
+    listed = row["listing_date"]
+    return FeedRun(
+        source=row["source"],
+        started_at=started,
+        status=row["status"],
+        listing_date=date.fromisoformat(listed) if listed else None,
+        items=row["items"],
+        new_papers=row["new_papers"],
+        etag=row["etag"],
+        last_modified=row["last_modified"],
+        ids_digest=row["ids_digest"],
+        error=row["error"],
+    )
+
+
+def _decision(row: dict[str, Any]) -> Decision:
+    decided = _dt(row["decided_at"])
+    assert decided is not None
+    return Decision(
+        paper_id=row["paper_id"],
+        route=row["route"],
+        status=row["status"],
+        decided_by=row["decided_by"],
+        decided_at=decided,
+        reason=row["reason"],
+        seq=row["seq"],
+    )
+
+
+def _post(row: dict[str, Any]) -> Post:
+    created = _dt(row["created_at"])
+    assert created is not None
+    return Post(
+        paper_id=row["paper_id"],
+        channel=row["channel"],
+        routes=tuple(json.loads(row["routes"])),
+        state=row["state"],
+        ref=row["ref"],
+        created_at=created,
+        sent_at=_dt(row["sent_at"]),
+        shown=row["shown"],
+    )
+
+
+def _vote(row: dict[str, Any]) -> StoredVote:
+    updated = _dt(row["updated_at"])
+    assert updated is not None
+    return StoredVote(
+        paper_id=row["paper_id"],
+        user=row["user"],
+        value=row["value"],
+        cast_by=row["cast_by"],
+        channel=row["channel"],
+        updated_at=updated,
+    )
+
+
+def _reasons_json(reasons: Sequence[Reason]) -> str:
+    return json.dumps([r.as_dict() for r in reasons], ensure_ascii=False)
+
+
+def _match(row: dict[str, Any]) -> Match:
+    reasons = tuple(Reason(**r) for r in json.loads(row["reasons"]))
+    return Match(paper_id=row["paper_id"], route=row["route"], reasons=reasons)

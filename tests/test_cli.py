@@ -1,0 +1,206 @@
+"""The `paperbot` command as a user runs it: a real process, a local arXiv."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+from datetime import date
+from pathlib import Path
+
+from tests.conftest import env_for
+from tests.fakes.arxiv import Answer, FakeArxiv
+from tests.fakes.feeds import Item, rss
+
+FEED = "/rss/cs.DC+cs.OS"
+# The listing date is whatever day it is: `paperbot` runs on the real clock here.
+TODAY = date.today()  # noqa: DTZ011
+
+
+def paperbot(
+    tmp_path: Path, arxiv_url: str, *args: str, **env: str
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "bot", *args],
+        env=env_for(tmp_path, arxiv_url, **env),
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_poll_once_json_prints_each_new_match(
+    tmp_path: Path, fake_arxiv: FakeArxiv, config_file: Path
+) -> None:
+    fake_arxiv.queue(
+        FEED,
+        Answer(
+            rss(
+                TODAY,
+                [
+                    Item("2611.10001", "Serving LLMs at Scale"),
+                    Item("2611.10002", "Average storage leverage"),
+                ],
+            )
+        ),
+    )
+    done = paperbot(tmp_path, fake_arxiv.url, "poll", "--once", "--json")
+    assert done.returncode == 0, done.stderr
+    lines = [json.loads(line) for line in done.stdout.splitlines()]
+    assert [(x["id"], x["route"]) for x in lines] == [("2611.10001", "llm-systems")]
+    assert lines[0]["title"] == "Serving LLMs at Scale"
+    assert lines[0]["reasons"] == [{"term": "llm", "field": "title", "text": "LLMs"}]
+
+    again = paperbot(tmp_path, fake_arxiv.url, "poll", "--once")
+    assert again.returncode == 0
+    assert again.stdout.strip() == "no new matches"
+
+
+def test_poll_once_dry_run_leaves_no_database_rows(
+    tmp_path: Path, fake_arxiv: FakeArxiv, config_file: Path
+) -> None:
+    fake_arxiv.queue(FEED, Answer(rss(TODAY, [Item("2611.10001", "Serving LLMs at Scale")])))
+    dry = paperbot(tmp_path, fake_arxiv.url, "poll", "--once", "--dry-run")
+    assert dry.returncode == 0, dry.stderr
+    assert "2611.10001" in dry.stdout and "1 new matches" in dry.stdout
+    real = paperbot(tmp_path, fake_arxiv.url, "poll", "--once", "--json")
+    assert json.loads(real.stdout.splitlines()[0])["id"] == "2611.10001"
+
+
+def test_a_broken_config_exits_non_zero_naming_file_and_line(
+    tmp_path: Path, fake_arxiv: FakeArxiv
+) -> None:
+    (tmp_path / "paperbot.toml").write_text(
+        "[[routes]]\nname = 'x'\ncategories = ['cs.DC']\naccept = 'llm'\n", encoding="utf-8"
+    )
+    done = paperbot(tmp_path, fake_arxiv.url, "poll", "--once")
+    assert done.returncode == 1
+    assert "paperbot.toml, line 4" in done.stderr
+    assert "Traceback" not in done.stderr
+    assert fake_arxiv.requests == []
+
+
+def test_a_bad_setting_exits_non_zero_with_one_sentence(
+    tmp_path: Path, fake_arxiv: FakeArxiv, config_file: Path
+) -> None:
+    done = paperbot(tmp_path, fake_arxiv.url, "poll", "--once", ARXIV_FEED_FORMAT="json")
+    assert done.returncode == 1
+    assert "ARXIV_FEED_FORMAT" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_poll_fails_clearly_when_arxiv_is_unreachable(tmp_path: Path, config_file: Path) -> None:
+    done = paperbot(tmp_path, "http://127.0.0.1:9", "poll", "--once")
+    assert done.returncode == 1
+    assert "arXiv could not be polled" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_rules_import_csv(tmp_path: Path, fake_arxiv: FakeArxiv, config_file: Path) -> None:
+    (tmp_path / "accept.csv").write_bytes(b"\xef\xbb\xbfprefill\r\nmoe")
+    (tmp_path / "reject.csv").write_bytes(b"gnn\r\n")
+    done = paperbot(
+        tmp_path,
+        fake_arxiv.url,
+        "rules",
+        "import-csv",
+        "--route",
+        "llm-systems",
+        "--accept",
+        "accept.csv",
+        "--reject",
+        "reject.csv",
+    )
+    assert done.returncode == 0, done.stderr
+    assert "2 accept and 1 reject terms added" in done.stdout
+    text = config_file.read_text(encoding="utf-8")
+    assert '"prefill"' in text and '"gnn"' in text and text.startswith("# The team's rules.")
+
+
+def test_run_stays_up_while_arxiv_is_down_and_stops_cleanly_on_ctrl_c(
+    tmp_path: Path, config_file: Path
+) -> None:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bot", "run"],
+        env=env_for(tmp_path, "http://127.0.0.1:9"),
+        cwd=tmp_path,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    seen = ""
+    deadline = time.monotonic() + 30
+    assert proc.stderr is not None
+    while "listing feed" not in seen and time.monotonic() < deadline:
+        seen += proc.stderr.readline()
+    assert proc.poll() is None, "run must not exit because arXiv is unreachable"
+    proc.send_signal(signal.SIGINT)
+    rest = proc.communicate(timeout=20)[1]
+    assert proc.returncode == 0, rest
+    assert "failed" in seen
+    assert "paperbot stopped" in rest
+
+
+def _without_top_section(text: str) -> str:
+    first = text.index("### ")
+    second = text.index("### ", first + 1)
+    return text[:first] + text[second:]
+
+
+def test_list_import_then_render_reproduces_the_list(
+    tmp_path: Path, fake_arxiv: FakeArxiv, config_file: Path, shared_fixtures: Path
+) -> None:
+    newer = shared_fixtures / "lists" / "daily-arxiv-llm.2025-03-17.md"
+    older = tmp_path / "older.md"
+    older.write_bytes(_without_top_section(newer.read_text("utf-8")).encode())
+
+    imported = paperbot(tmp_path, fake_arxiv.url, "list", "import", str(newer))
+    assert imported.returncode == 0, imported.stderr
+    assert "newly recorded as accepted for route 'llm-systems'" in imported.stdout
+    again = paperbot(tmp_path, fake_arxiv.url, "list", "import", str(newer))
+    assert ", 0 newly recorded" in again.stdout
+
+    same = paperbot(tmp_path, fake_arxiv.url, "list", "render", "--base", str(newer))
+    assert same.stdout == newer.read_text("utf-8")  # round trip, byte for byte
+    out = tmp_path / "rendered.md"
+    evolved = paperbot(
+        tmp_path, fake_arxiv.url, "list", "render", "--base", str(older), "--out", str(out)
+    )
+    assert evolved.returncode == 0, evolved.stderr
+    assert out.read_bytes() == newer.read_bytes()
+
+
+def test_list_render_without_a_base_starts_a_fresh_list(
+    tmp_path: Path, fake_arxiv: FakeArxiv, config_file: Path
+) -> None:
+    done = paperbot(tmp_path, fake_arxiv.url, "list", "render")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "The paper list will be updated automatically, please do not edit.\n\n"
+
+
+def test_list_import_reports_duplicates_without_changing_the_file(
+    tmp_path: Path, fake_arxiv: FakeArxiv, config_file: Path
+) -> None:
+    text = (
+        "The paper list will be updated automatically, please do not edit.\n\n"
+        "### 2026-11-24\n\n"
+        "* [A](https://arxiv.org/abs/2611.00001)\n"
+        "* [A again](http://arxiv.org/abs/2611.00001v2)\n\n\n"
+    )
+    path = tmp_path / "list.md"
+    path.write_text(text, encoding="utf-8")
+    done = paperbot(tmp_path, fake_arxiv.url, "list", "import", str(path))
+    assert done.returncode == 0, done.stderr
+    assert "2 entries, 1 newly recorded" in done.stdout
+    assert "duplicate 2611.00001 at line 5, line 6" in done.stdout
+    assert path.read_text(encoding="utf-8") == text
+
+
+def test_list_publish_without_a_list_table_says_what_to_add(
+    tmp_path: Path, fake_arxiv: FakeArxiv, config_file: Path
+) -> None:
+    done = paperbot(tmp_path, fake_arxiv.url, "list", "publish")
+    assert done.returncode == 2
+    assert "[routes.list]" in done.stderr

@@ -1,0 +1,151 @@
+"""The command layer shared by /papers and the CLI, on a real SQLite file."""
+
+from __future__ import annotations
+
+import contextlib
+from datetime import date
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from bot.commands import USAGE, Commands, UsageError, parse_command
+from bot.models import Match, Paper, Reason
+from storage.store import Incoming, Store
+from tests.conftest import FakeClock
+
+ROUTES = ["llm-systems"]
+
+
+def seed(store: Store) -> None:
+    papers = [
+        (
+            Paper(
+                "2611.00001", "KV cache compression for LLM serving", abstract="We compress keys."
+            ),
+            date(2026, 11, 24),
+        ),
+        (
+            Paper("2611.00002", "Average storage leverage", authors=("Grace Hopper",)),
+            date(2026, 11, 23),
+        ),
+        (Paper("2610.00003", "Old decoding paper"), date(2026, 10, 1)),
+    ]
+    store.upsert_papers([Incoming(p, d, True, "rss:x") for p, d in papers])
+    store.add_matches(
+        [
+            Match("2611.00001", "llm-systems", (Reason("llm", "title", "LLM"),)),
+            Match("2610.00003", "llm-systems", (Reason("decod*", "title", "decoding"),)),
+        ],
+        "poll",
+    )
+
+
+@pytest.fixture
+def commands(tmp_path: Path, clock: FakeClock) -> Commands:
+    store = Store.open(tmp_path / "p.db", clock)
+    seed(store)
+    return Commands(store, clock)
+
+
+async def test_recent_lists_matched_papers_of_the_last_days(commands: Commands) -> None:
+    reply = await commands.run("recent 3", ROUTES)
+    assert [i.paper_id for i in reply.items] == ["2611.00001"]
+    month = await commands.run("recent 90", ROUTES)
+    assert [i.paper_id for i in month.items] == ["2611.00001", "2610.00003"]
+    other = await commands.run("recent", ["other-route"])
+    assert other.items == ()
+    assert other.text == "Matched in the last 3 days: 0"
+
+
+async def test_search_finds_title_abstract_and_authors_newest_first(commands: Commands) -> None:
+    assert [i.paper_id for i in (await commands.run("search kv cache", ROUTES)).items] == [
+        "2611.00001"
+    ]
+    assert [i.paper_id for i in (await commands.run("search hopper", ROUTES)).items] == [
+        "2611.00002"
+    ]
+    assert [i.paper_id for i in (await commands.run("search compress", ROUTES)).items] == [
+        "2611.00001"
+    ]
+    assert [i.paper_id for i in (await commands.run("search compres", ROUTES)).items] == []
+    assert [i.paper_id for i in (await commands.run('search "OR" NOT *', ROUTES)).items] == []
+
+
+@settings(max_examples=200, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(words=st.text(min_size=1, max_size=60))
+async def test_any_search_text_is_safe(commands: Commands, words: str) -> None:
+    reply = await commands.run("search " + words, ROUTES)
+    assert reply.text  # an answer, never an FTS syntax error
+
+
+async def test_why_shows_rule_reasons_decision_and_votes(commands: Commands) -> None:
+    store = commands.store
+    store.set_vote("2611.00001", "slack:U1", 1, "reaction:+1", "slack:C1")
+    store.decide("2611.00001", "llm-systems", "accepted", "votes", "2 up, 0 down")
+    text = (await commands.run("why arXiv:2611.00001v2", ROUTES)).text
+    assert "Route llm-systems: 'llm' in title: \"LLM\"" in text
+    assert "accepted by votes (2 up, 0 down)" in text
+    assert "slack:U1 +1" in text
+    unknown = await commands.run("why 2501.99999", ROUTES)
+    assert "not in the database" in unknown.text
+
+
+async def test_accepted_and_rejected_by_days(commands: Commands, clock: FakeClock) -> None:
+    commands.store.decide("2611.00001", "llm-systems", "accepted", "votes", "2 up")
+    clock.advance(days=10)
+    commands.store.decide("2610.00003", "llm-systems", "rejected", "alice", "off topic")
+    assert [i.paper_id for i in (await commands.run("accepted", ROUTES)).items] == []
+    assert [i.paper_id for i in (await commands.run("accepted 30", ROUTES)).items] == ["2611.00001"]
+    assert [i.paper_id for i in (await commands.run("rejected", ROUTES)).items] == ["2610.00003"]
+
+
+async def test_stats_and_status(commands: Commands) -> None:
+    commands.store.set_vote("2611.00001", "slack:U1", 1, "button", "slack:C1")
+    stats = (await commands.run("stats", ROUTES)).text
+    assert "3 papers seen, 2 matched" in stats
+    assert "slack:U1 (1)" in stats
+    status = (await commands.run("status", ROUTES)).text
+    assert "Last good poll: never" in status
+    assert "Posts pending: 2" in status  # two matches queued for posting
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        ("frobnicate", "'frobnicate' is not a command"),
+        ("recent soon", "'soon' is not a number of days"),
+        ("recent 0", "'0' is not a number of days"),
+        ("recent 1 2", "at most one number"),
+        ("search", "search needs words"),
+        ("why", "needs one arXiv id"),
+        ("why not-an-id", "'not-an-id' is not an arXiv id"),
+        ("stats now", "takes no arguments"),
+    ],
+)
+async def test_bad_commands_get_one_sentence_and_the_usage(
+    commands: Commands, text: str, problem: str
+) -> None:
+    reply = await commands.run(text, ROUTES)
+    assert not reply.ok
+    assert problem in reply.text
+    assert USAGE in reply.text
+
+
+@given(text=st.text(max_size=80))
+def test_parse_raises_nothing_but_usage_errors(text: str) -> None:
+    with contextlib.suppress(UsageError):
+        parsed = parse_command(text)
+        assert parsed.name in {
+            "help",
+            "recent",
+            "search",
+            "accepted",
+            "rejected",
+            "pending",
+            "stats",
+            "why",
+            "add",
+            "status",
+        }
