@@ -368,7 +368,7 @@ class Curator:
     def digest_text(self, route: Route, timezone: str) -> str:
         now = self.clock()
         since_raw = self.store.get_state(f"digest:{route.name}")
-        since = datetime.fromisoformat(since_raw) if since_raw else now - timedelta(days=1)
+        since = datetime.fromisoformat(since_raw) if since_raw else now - timedelta(days=7)
         lines = [f"*paperbot digest for {route.name}*"]
         posted = [
             p

@@ -10,7 +10,8 @@ The rules, as a route author sees them:
   term does: reject terms win.
 * Matching ignores case and works on whole words and phrases. A word character is a
   letter or digit (``str.isalnum``); anything else is a boundary. So ``rag`` matches
-  "RAG-based", "(RAG)" and "RAG." but never "average", "storage" or "ragged".
+  "RAG-based", "(RAG)" and "RAG." but never "average", "storage" or "ragged". (Only an
+  edge of a term that is a letter or digit needs a boundary: ``c++`` matches in "c++17".)
 * The last word of a term may take a plural ``s`` or ``es``: ``llm`` matches "LLMs",
   ``large language model`` matches "Large Language Models".
 * A phrase matches across any run of whitespace, line breaks included.
@@ -21,10 +22,12 @@ The rules, as a route author sees them:
   folded to single spaces.
 * Terms are normalised first: stripped, lowercased, whitespace runs folded to one space.
   (Regular expressions are only stripped: lowercasing would turn ``\\S`` into ``\\s``.)
+  Unusable terms raise TermError: empty, no letter or digit, a misplaced ``*``, a control
+  character, a regex that does not compile or that matches empty text.
 
-A ``Match`` carries every reason: one per distinct term and field, with the text the paper
-has there (whitespace folded), ordered by field (title, abstract, authors, comment), then
-by position.
+A ``Match`` carries every reason: one per distinct term and field (its first hit there),
+with the text the paper has there, whitespace folded; reasons are ordered by field (title,
+abstract, authors, comment), then by position.
 
 How it is fast (see bench/matcher.py): the fields of a batch of papers are joined into
 one string, which is mapped character for character onto a "skeleton": ASCII letters and
@@ -56,9 +59,10 @@ __all__ = ["FIELDS", "Matcher", "check_routes"]
 
 FIELDS = ("title", "abstract", "authors", "comment")
 """Every field a term can be looked for in, in the order reasons are listed."""
+_TITLE, _ABSTRACT, _AUTHORS, _COMMENT = range(len(FIELDS))  # fields by index
 
 _SEP = "\x00"  # joins fields and author names; terms may not contain it (control character)
-_BATCH = 256  # papers per automaton pass in match_many (see bench/README.md)
+_BATCH = 64  # papers per automaton pass in match_many (see bench/README.md)
 
 # ---------------------------------------------------------------- the skeleton
 
@@ -68,6 +72,7 @@ _OTHER = "\x01"  # neither a letter, a digit nor whitespace
 
 
 def _skeleton_char(char: str) -> int:
+    """The skeleton of one character, as a byte value."""
     lowered = char.lower()[:1]
     if lowered.isascii() and lowered.isalnum():
         return ord(lowered)
@@ -184,7 +189,7 @@ def _route_terms(route: Route) -> Iterator[tuple[_Term, bool, frozenset[int]]]:
     for raw in route.reject:
         yield _parse_term(route.name, "reject", raw), True, fields
     for raw in route.authors:
-        yield _parse_term(route.name, "authors", raw), False, frozenset({FIELDS.index("authors")})
+        yield _parse_term(route.name, "authors", raw), False, frozenset({_AUTHORS})
 
 
 def check_routes(routes: Sequence[Route]) -> None:
@@ -196,7 +201,9 @@ def check_routes(routes: Sequence[Route]) -> None:
 
 # ---------------------------------------------------------------- the matcher
 
-_Hit = tuple[int, int, str, str]  # (start, stop, term, text as the paper has it, folded)
+# A hit: (segment, start, stop, term, text) where the segment is a (paper, field) of a batch,
+# start:stop is in the segment's folded text, and the text is the paper's, whitespace folded.
+_Hit = tuple[int, int, int, str, str]
 
 
 class Matcher:
@@ -215,7 +222,9 @@ class Matcher:
                     if (index, reject) not in uses:  # a route may list a term twice
                         uses.append((index, reject))
                 (self._regexes if term.regex else plain)[term.text] = term
+        self._names = [route.name for route in self.routes]
         self._categories = [frozenset(route.categories) for route in self.routes]
+        self._primary_only = [route.primary_only for route in self.routes]
         # Only the fields some term looks in are scanned, in FIELDS order.
         self._scan = tuple(field for field, uses in enumerate(self._uses) if uses)
 
@@ -268,7 +277,7 @@ class Matcher:
             if segment != last_segment:
                 if segment // width != current:
                     if accepted:
-                        matches.extend(self._keepers(papers[current], accepted, rejected))
+                        self._keep(papers[current], accepted, rejected, matches)
                     current, accepted, rejected = segment // width, {}, set()
                 last_segment, seen = segment, set()
                 field = self._scan[segment % width]
@@ -281,53 +290,55 @@ class Matcher:
             for route, reject in uses:
                 if reject:
                     rejected.add(route)
+                elif route in accepted:
+                    accepted[route].append(reason)
                 else:
-                    accepted.setdefault(route, []).append(reason)
+                    accepted[route] = [reason]
         if accepted:
-            matches.extend(self._keepers(papers[current], accepted, rejected))
+            self._keep(papers[current], accepted, rejected, matches)
         return matches
 
-    def _keepers(
-        self, paper: Paper, accepted: dict[int, list[Reason]], rejected: set[int]
-    ) -> Iterator[Match]:
-        """The matches of one paper: accepted, not rejected, and watching its categories."""
-        for route in sorted(accepted.keys() - rejected):
-            if self.routes[route].primary_only:
+    def _keep(
+        self,
+        paper: Paper,
+        accepted: dict[int, list[Reason]],
+        rejected: set[int],
+        matches: list[Match],
+    ) -> None:
+        """Add the paper's matches: accepted, not rejected, and watching its categories."""
+        for route in sorted(accepted.keys() - rejected if rejected else accepted):
+            if self._primary_only[route]:
                 applies = paper.primary_category in self._categories[route]
             else:
                 applies = not self._categories[route].isdisjoint(paper.categories)
             if applies:
-                yield Match(paper.id, self.routes[route].name, tuple(accepted[route]))
+                matches.append(Match(paper.id, self._names[route], tuple(accepted[route])))
 
-    def _plain_hits(self, segments: list[str]) -> list[tuple[int, int, int, str, str]]:
-        """(segment, start, stop, term, text) of the plain terms' whole-word hits."""
+    def _plain_hits(self, segments: list[str]) -> list[_Hit]:
+        """The plain terms' whole-word hits in the segments."""
         text = _SEP + _SEP.join(segments) + _SEP
         starts: list[int] = []  # where each segment begins in `text`
         position = 1
         for segment in segments:
             starts.append(position)
             position += len(segment) + 1
-        hits = []
-        runs: set[int] = set()  # segments with a run of whitespace: scanned again, folded
-        for start, stop, term, found in self._scan_text(text):
-            number = bisect_right(starts, start) - 1
-            if term:
-                hits.append((number, start - starts[number], stop - starts[number], term, found))
-            else:
-                runs.add(number)
-        if runs:
+        hits, runs = self._scan_text(text, starts)
+        if runs:  # rescan those segments with their whitespace folded
             hits = [hit for hit in hits if hit[0] not in runs]
             for number in runs:
-                folded = _SEP + _fold(segments[number]) + _SEP
-                hits.extend((number, a - 1, b - 1, t, f) for a, b, t, f in self._scan_text(folded))
+                again, _ = self._scan_text(_SEP + _fold(segments[number]) + _SEP, [1])
+                hits.extend((number, *hit[1:]) for hit in again)
         return hits
 
-    def _scan_text(self, text: str) -> Iterator[_Hit]:
-        """The whole-word hits in `text`; a hit with term "" marks a run of whitespace.
+    def _scan_text(self, text: str, starts: list[int]) -> tuple[list[_Hit], set[int]]:
+        """The whole-word hits in `text`, whose segments begin at `starts`, and the segments
+        with a run of whitespace (where a phrase may have been missed).
 
         `text` must begin and end with _SEP, so every hit has a character on either side.
         """
         skeleton = _skeleton(text)
+        hits: list[_Hit] = []
+        runs: set[int] = set()
         for end, values in self._automaton.iter(skeleton):
             after = end + 1
             for term, length, end_check, exact in values:
@@ -344,24 +355,25 @@ class Matcher:
                     while skeleton[stop] > " ":
                         stop += 1
                 elif end_check == _RUN:
-                    yield start, stop, "", ""
+                    runs.add(bisect_right(starts, start) - 1)
+                    continue
+                if exact and _lower(_fold(text[start:after])) != exact:
                     continue
                 found = text[start:stop]
                 if " " in term:  # a phrase: its spaces matched single whitespace characters
                     found = _fold(found)
-                if exact and _lower(_fold(text[start:after])) != exact:
-                    continue
-                yield start, stop, term, found
+                number = bisect_right(starts, start) - 1
+                offset = starts[number]
+                hits.append((number, start - offset, stop - offset, term, found))
+        return hits, runs
 
-    def _regex_hits(
-        self, papers: Sequence[Paper], segments: list[str]
-    ) -> list[tuple[int, int, int, str, str]]:
+    def _regex_hits(self, papers: Sequence[Paper], segments: list[str]) -> list[_Hit]:
         """The first non-empty match of each regex in each folded field (author by author)."""
-        hits = []
+        hits: list[_Hit] = []
         width = len(self._scan)
         for number, segment in enumerate(segments):
             field = self._scan[number % width]
-            if field == FIELDS.index("authors"):
+            if field == _AUTHORS:
                 parts = [_fold(name) for name in papers[number // width].authors]
             else:
                 parts = [_fold(segment)]
@@ -375,7 +387,7 @@ class Matcher:
 
 def _first_regex_hit(
     number: int, parts: list[str], term: str, regex: re.Pattern[str]
-) -> Iterator[tuple[int, int, int, str, str]]:
+) -> Iterator[_Hit]:
     """The first non-empty match in the parts of a segment (joined by _SEP), if any."""
     offset = 0
     for part in parts:
@@ -388,10 +400,10 @@ def _first_regex_hit(
 
 def _field_text(paper: Paper, field: int) -> str:
     """The stripped text of one field; author names are kept apart by _SEP."""
-    if field == 0:
+    if field == _TITLE:
         return paper.title.strip()
-    if field == 1:
+    if field == _ABSTRACT:
         return paper.abstract.strip()
-    if field == 2:
+    if field == _AUTHORS:
         return _SEP.join(name.strip() for name in paper.authors)
     return (paper.comment or "").strip()

@@ -342,16 +342,20 @@ class Pipeline:
     def _store_and_match(
         self, incoming: Sequence[Incoming], matcher: Matcher, origin: str, out: list[NewMatch]
     ) -> int:
-        """Store papers; match the candidates among those the store had never seen."""
-        result = self.store.upsert_papers(incoming)
-        new_ids = set(result.new_ids)
-        candidates: dict[str, Paper] = {
-            i.paper.id: i.paper for i in incoming if i.candidate and i.paper.id in new_ids
-        }
-        if candidates:
+        """Store papers; match the candidates among those the store had never seen.
+
+        One transaction: a crash can never leave a paper stored but unmatched (and so never
+        posted), since "new" is decided by what the store has seen.
+        """
+        with self.store.atomic():
+            result = self.store.upsert_papers(incoming)
+            new_ids = set(result.new_ids)
+            candidates: dict[str, Paper] = {
+                i.paper.id: i.paper for i in incoming if i.candidate and i.paper.id in new_ids
+            }
             fresh = self.store.add_matches(matcher.match_many(list(candidates.values())), origin)
-            stored = {s.paper.id: s for s in self.store.get_papers([m.paper_id for m in fresh])}
-            out.extend(NewMatch(stored[m.paper_id], m) for m in fresh)
+        stored = {s.paper.id: s for s in self.store.get_papers([m.paper_id for m in fresh])}
+        out.extend(NewMatch(stored[m.paper_id], m) for m in fresh)
         return len(new_ids)
 
     def _record(self, report: PollReport, run: FeedRun) -> None:

@@ -9,7 +9,8 @@ import pytest
 from bot.config import Settings
 from tests.fakes.arxiv import FakeArxiv
 
-SHARED_FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures"
+ROOT = Path(__file__).resolve().parents[1]
+SHARED_FIXTURES = ROOT.parent / "shared" / "fixtures"
 
 ROUTES_TOML = """\
 # The team's rules.
@@ -92,6 +93,7 @@ def env_for(tmp_path: Path, arxiv_url: str, **extra: str) -> dict[str, str]:
         ARXIV_RETRY_WAIT="0",
         ARXIV_RETRIES="1",
         ARXIV_TIMEOUT="5",
+        PYTHONPATH=str(ROOT),  # so PAPERBOT_CHAT_PLUGIN can name tests.fakes modules
     )
     env.update(extra)
     return env

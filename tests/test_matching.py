@@ -156,6 +156,7 @@ def test_terms_with_punctuation_and_non_ascii_letters_match_exactly() -> None:
     assert texts("text-to-speech", "Text-to-Speech systems") == ["Text-to-Speech"]
     assert texts("text-to-speech", "text to speech, text/to/speech") == []
     assert texts("c++", "C++ and c++17 but not c+-") == ["C++"]
+    assert texts("c++", "in c++17") == ["c++"]  # no boundary needed after punctuation
     assert texts("müller", "by MÜLLER, not Muller or Mëller") == ["MÜLLER"]
     assert texts(".net", "ASP.NET and .Net") == [".NET"]
     assert texts("gpt-4 model", "a GPT-4\nmodels") == ["GPT-4 models"]
@@ -320,12 +321,13 @@ def test_match_many_crosses_batches(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_a_field_with_a_whitespace_run_is_still_matched_everywhere() -> None:
-    p = paper(title="LLM  survey of\n  RAG", abstract="RAG")
+    p = paper(title="LLM  survey of\n  RAG", abstract="RAG", authors=("Jane \n Smith",))
     assert reasons(["rag", "llm"], p) == [
         ("llm", "title", "LLM"),
         ("rag", "title", "RAG"),
         ("rag", "abstract", "RAG"),
     ]
+    assert reasons([], p, authors=("jane smith",)) == [("jane smith", "authors", "Jane Smith")]
 
 
 def test_routes_without_terms_or_with_only_regexes() -> None:

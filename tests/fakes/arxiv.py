@@ -60,6 +60,12 @@ class FakeArxiv:
         with self._lock:
             self._queues.setdefault(path, deque()).extend(answers)
 
+    def serve(self, path: str, answer: Answer) -> None:
+        """From now on answer `path` with this, dropping anything queued."""
+        with self._lock:
+            self._queues.pop(path, None)
+            self._last[path] = answer
+
     def requests_to(self, path: str) -> list[Seen]:
         with self._lock:
             return [r for r in self.requests if r.path == path]
