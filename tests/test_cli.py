@@ -204,3 +204,82 @@ def test_list_publish_without_a_list_table_says_what_to_add(
     done = paperbot(tmp_path, fake_arxiv.url, "list", "publish")
     assert done.returncode == 2
     assert "[routes.list]" in done.stderr
+
+
+def _start_run(tmp_path: Path, arxiv_url: str) -> tuple[subprocess.Popen[str], str]:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bot", "run"],
+        env=env_for(tmp_path, arxiv_url),
+        cwd=tmp_path,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stderr is not None
+    seen = ""
+    deadline = time.monotonic() + 30
+    while "paperbot running" not in seen and proc.poll() is None and time.monotonic() < deadline:
+        seen += proc.stderr.readline()
+    return proc, seen
+
+
+def test_a_second_run_on_the_same_database_refuses_and_backup_works_meanwhile(
+    tmp_path: Path, fake_arxiv: FakeArxiv, config_file: Path
+) -> None:
+    fake_arxiv.queue(FEED, Answer(rss(TODAY, [Item("2611.10001", "Serving LLMs at Scale")])))
+    first, seen = _start_run(tmp_path, fake_arxiv.url)
+    try:
+        assert "paperbot running" in seen, seen
+        second = paperbot(tmp_path, fake_arxiv.url, "run")
+        assert second.returncode == 1
+        assert "another paperbot run" in second.stderr
+        assert "Traceback" not in second.stderr
+
+        deadline = time.monotonic() + 30  # the first poll runs right after start-up
+        while "Serving LLMs" not in paperbot(tmp_path, fake_arxiv.url, "why", "2611.10001").stdout:
+            assert time.monotonic() < deadline, "the first poll never stored the paper"
+            time.sleep(0.2)
+        backup = paperbot(tmp_path, fake_arxiv.url, "db", "backup", str(tmp_path / "copy.db"))
+        assert backup.returncode == 0, backup.stderr
+        again = paperbot(
+            tmp_path, fake_arxiv.url, "why", "2611.10001", PAPERBOT_DB=str(tmp_path / "copy.db")
+        )
+        assert "Serving LLMs at Scale" in again.stdout
+    finally:
+        first.send_signal(signal.SIGTERM)
+        first.communicate(timeout=20)
+    assert first.returncode == 0
+    # the OS released the lock with the process: the next run starts
+    restarted, seen = _start_run(tmp_path, fake_arxiv.url)
+    restarted.send_signal(signal.SIGKILL)
+    restarted.wait(10)
+    assert "paperbot running" in seen
+
+
+def test_curators_decide_from_the_cli_and_queries_answer_in_json(
+    tmp_path: Path, fake_arxiv: FakeArxiv, config_file: Path
+) -> None:
+    fake_arxiv.queue(
+        FEED,
+        Answer(
+            rss(TODAY, [Item("2611.10001", "Serving LLMs"), Item("2611.10002", "LLM decoding")])
+        ),
+    )
+    assert paperbot(tmp_path, fake_arxiv.url, "poll", "--once").returncode == 0
+    accepted = paperbot(tmp_path, fake_arxiv.url, "accept", "2611.10001", "--by", "alice")
+    assert accepted.stdout.strip() == "2611.10001 accepted on llm-systems by cli:alice"
+    listed = paperbot(tmp_path, fake_arxiv.url, "accepted", "--json")
+    rows = [json.loads(line) for line in listed.stdout.splitlines()]
+    assert [(r["id"], r["detail"]) for r in rows] == [("2611.10001", "llm-systems, by cli:alice")]
+    recent = paperbot(tmp_path, fake_arxiv.url, "recent", "--json")
+    assert sorted(json.loads(x)["id"] for x in recent.stdout.splitlines()) == [
+        "2611.10001",
+        "2611.10002",
+    ]
+    found = paperbot(tmp_path, fake_arxiv.url, "search", "decoding")
+    assert "LLM decoding" in found.stdout
+    bad = paperbot(tmp_path, fake_arxiv.url, "recent", "lots")
+    assert bad.returncode == 2
+    assert "'lots' is not a number of days" in bad.stderr
+    unknown = paperbot(tmp_path, fake_arxiv.url, "reject", "not-an-id")
+    assert unknown.returncode == 2
+    assert "not an arXiv id" in unknown.stderr

@@ -14,7 +14,7 @@ from bot.service import PollReport
 from storage.store import Store
 from tests.conftest import ROUTES_TOML, FakeClock, make_settings
 from tests.fakes.arxiv import Answer, FakeArxiv
-from tests.fakes.feeds import Item, api_page, rss
+from tests.fakes.feeds import Item, api_page, atom, rss
 
 FEED = "/rss/cs.DC+cs.OS"
 MON, TUE, WED, THU = date(2026, 11, 23), date(2026, 11, 24), date(2026, 11, 25), date(2026, 11, 26)
@@ -300,3 +300,13 @@ async def test_backfill_resumes_where_an_interruption_left_it(
     assert fake_arxiv.requests_to("/api/query")[-1].query["start"] == "2"
     assert progress == [(4, 4)]
     assert store(tmp_path, clock).count_papers() == 4
+
+
+async def test_the_atom_feed_works_the_same(
+    tmp_path: Path, fake_arxiv: FakeArxiv, clock: FakeClock, config_file: Path
+) -> None:
+    fake_arxiv.queue("/atom/cs.DC+cs.OS", Answer(atom(TUE, [SERVING, STORAGE, CROSS, REPLACED])))
+    report = await poll(tmp_path, fake_arxiv, clock, arxiv_feed_format="atom")
+    assert [m.paper.paper.id for m in report.matches] == [SERVING.id, CROSS.id]
+    assert report.matches[0].paper.listing_date == TUE
+    assert [r.source for r in report.runs] == ["atom:cs.DC+cs.OS"]

@@ -108,3 +108,37 @@ def api_page(items: list[Item], *, total: int | None = None, start: int = 0) -> 
         )
     parts.append("</feed>\n")
     return "".join(parts).encode()
+
+
+def atom(day: date, items: list[Item], cats: str = "cs.DC+cs.OS") -> bytes:
+    """The Atom flavour of the listing feed (rss.arxiv.org/atom/<cats>)."""
+    stamp = datetime(day.year, day.month, day.day, tzinfo=EASTERN).isoformat()
+    parts = [
+        "<?xml version='1.0' encoding='UTF-8'?>\n"
+        '<feed xmlns:arxiv="http://arxiv.org/schemas/atom" '
+        'xmlns:dc="http://purl.org/dc/elements/1.1/" xmlns="http://www.w3.org/2005/Atom" '
+        'xml:lang="en-us">\n'
+        f"  <id>http://rss.arxiv.org/atom/{cats}</id>\n"
+        f"  <title>{cats} updates on arXiv.org</title>\n"
+        f"  <updated>{stamp}</updated>\n"
+        f'  <link href="http://rss.arxiv.org/atom/{cats}" rel="self" '
+        'type="application/atom+xml"/>\n'
+    ]
+    for it in items:
+        cat_lines = "".join(f'    <category term="{c}"/>\n' for c in it.categories)
+        parts.append(
+            "  <entry>\n"
+            f"    <id>oai:arXiv.org:{it.id}v{it.version}</id>\n"
+            f"    <title>{escape(it.title)}</title>\n"
+            f"    <updated>{stamp}</updated>\n"
+            f'    <link href="https://arxiv.org/abs/{it.id}" rel="alternate" type="text/html"/>\n'
+            f"    <summary>arXiv:{it.id}v{it.version} Announce Type: {it.announce} \n"
+            f"Abstract: {escape(it.abstract)}</summary>\n"
+            f"{cat_lines}"
+            f"    <published>{stamp}</published>\n"
+            f"    <arxiv:announce_type>{it.announce}</arxiv:announce_type>\n"
+            f"    <dc:creator>{escape(', '.join(it.authors))}</dc:creator>\n"
+            "  </entry>\n"
+        )
+    parts.append("</feed>\n")
+    return "".join(parts).encode()
