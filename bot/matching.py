@@ -125,7 +125,8 @@ class _Term:
     regex: re.Pattern[str] | None = None
 
     @property
-    def end(self) -> int:
+    def end_rule(self) -> int:
+        """How the end of a hit is checked."""
         if self.text.endswith("*"):
             return _WILDCARD
         return _WORD_END if self.body[-1].isalnum() else _ANY_END
@@ -234,7 +235,7 @@ class Matcher:
         for term in plain.values():
             skeleton = _skeleton(term.body)
             plain_ascii = term.body.isascii() and term.body.replace(" ", "").isalnum()
-            value = (term.text, len(term.body), term.end, "" if plain_ascii else term.body)
+            value = (term.text, len(term.body), term.end_rule, "" if plain_ascii else term.body)
             for boundary in (" ", _OTHER) if term.body[0].isalnum() else ("",):
                 keys.setdefault(boundary + skeleton, []).append(value)  # starts a word
         self._automaton = ahocorasick.Automaton()
@@ -341,20 +342,20 @@ class Matcher:
         runs: set[int] = set()
         for end, values in self._automaton.iter(skeleton):
             after = end + 1
-            for term, length, end_check, exact in values:
+            for term, length, end_rule, exact in values:
                 start = after - length
                 stop = after
-                if end_check == _WORD_END and skeleton[after] > " ":  # the word goes on
+                if end_rule == _WORD_END and skeleton[after] > " ":  # the word goes on
                     if skeleton[after] == "s" and skeleton[after + 1] <= " ":
                         stop += 1  # plural "s"
                     elif skeleton.startswith("es", after) and skeleton[after + 2] <= " ":
                         stop += 2  # plural "es"
                     else:
                         continue
-                elif end_check == _WILDCARD:
+                elif end_rule == _WILDCARD:
                     while skeleton[stop] > " ":
                         stop += 1
-                elif end_check == _RUN:
+                elif end_rule == _RUN:
                     runs.add(bisect_right(starts, start) - 1)
                     continue
                 if exact and _lower(_fold(text[start:after])) != exact:
