@@ -30,7 +30,7 @@ def rss_mb() -> float:
 
 
 async def run(cycles: int) -> None:
-    arxiv = FakeArxiv().start()
+    arxiv = FakeArxiv(record=False).start()  # in this process: keep its memory flat too
     try:
         with tempfile.TemporaryDirectory() as tmp:
             root = Path(tmp)
@@ -58,7 +58,7 @@ async def run(cycles: int) -> None:
             base = readings[0][1]
             last = readings[-1][1]
             peak = max(mb for _, mb in readings)
-            print(f"papers stored: {papers}; requests served: {len(arxiv.requests)}")
+            print(f"papers stored: {papers}; requests served: {arxiv.served}")
             print(f"baseline (after 100 cycles): {base:.1f} MB; after {cycles}: {last:.1f} MB")
             print(
                 f"growth: {last - base:+.1f} MB ({last / base:.2f}x baseline); peak {peak:.1f} MB"
