@@ -233,11 +233,14 @@ class Curator:
             if route is None or not posted:
                 continue
             current = self.store.decision(paper_id, name)
+            past_expiry = now >= route.votes.expires_at(min(posted))
             final = None
             if current is not None and (
-                current.decided_by not in AUTOMATIC or current.status == Outcome.EXPIRED
+                current.decided_by not in AUTOMATIC
+                or current.status == Outcome.EXPIRED
+                or (past_expiry and current.status in (Outcome.ACCEPTED, Outcome.REJECTED))
             ):
-                final = current.status
+                final = current.status  # a curator's word, or the state at expiry: final
             verdict = decide(votes, route.votes, posted_at=min(posted), now=now, final=final)
             if verdict.by == "final":
                 continue

@@ -261,6 +261,17 @@ async def test_undecided_papers_expire_and_then_stay_expired(
     assert world.chat.posts()[0].edits[-1].status == "expired"
 
 
+async def test_a_decision_standing_at_expiry_is_final(world: World, clock: FakeClock) -> None:
+    world.matched("2611.00001")
+    await world.curator.post_queued()
+    await world.vote("2611.00001", "test:U1", 1)
+    await world.vote("2611.00001", "test:U2", 1)
+    clock.advance(days=8)
+    await world.vote("2611.00001", "test:U1", -1)
+    await world.vote("2611.00001", "test:U3", -1)
+    assert world.status("2611.00001") == "accepted"
+
+
 async def test_a_burst_of_votes_is_published_once(tmp_path: Path, clock: FakeClock) -> None:
     write_routes(
         tmp_path / "paperbot.toml", extra="[routes.list]\nrepo = 'papers'\npath = 'l.md'\n"
