@@ -11,7 +11,7 @@ import logging
 import os
 import shlex
 import sys
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Coroutine, Sequence
 from datetime import date
 from pathlib import Path
 from typing import Any, TypeVar
@@ -34,7 +34,6 @@ from bot.runner import fetcher, serve
 from bot.service import NewMatch, PollReport, RulesSource
 from storage.store import Store
 
-log = logging.getLogger("bot")
 T = TypeVar("T")
 
 
@@ -441,11 +440,7 @@ def db_backup(ctx: click.Context, path: Path) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    _entry(lambda: cli.main(args=argv, prog_name="paperbot"))
-
-
-def _entry(call: Callable[[], object]) -> None:
     try:
-        call()
+        cli.main(args=argv, prog_name="paperbot")
     except KeyboardInterrupt:  # Ctrl-C outside the event loop: leave quietly
         sys.exit(130)
