@@ -59,7 +59,7 @@ class Curator:
         self.fetch_paper = fetch_paper
         self.holidays = tuple(holidays)
         self.commands = Commands(store, clock, add=self.add_paper, status=self._status)
-        self._next_poll = next_poll
+        self.next_poll = next_poll  # when the scheduler polls next, for `status`
         self._lock = asyncio.Lock()  # one writer of posts and decisions at a time
 
     # --- where a route's papers go -------------------------------------------------------------
@@ -362,7 +362,7 @@ class Curator:
 
     def _status(self) -> StatusInfo:
         return StatusInfo(
-            next_poll=self._next_poll() if self._next_poll else None,
+            next_poll=self.next_poll() if self.next_poll else None,
             unpublished=tuple(self.unpublished()),
         )
 
