@@ -226,7 +226,7 @@ async def serve(settings: Settings, *, clock: Clock = system_clock) -> None:
                     id=f"digest:{name}",
                     name=f"digest of {name}",
                 )
-            curator._next_poll = lambda: next_fire(poll_trigger, clock())  # for /papers status
+            curator.next_poll = lambda: next_fire(poll_trigger, clock())
             scheduler.start()
             log.info("paperbot running; next poll at %s", next_fire(poll_trigger, clock()))
             first = asyncio.create_task(guarded(flight.job("poll", poll), name="first poll")())
