@@ -65,6 +65,27 @@ class Settings(BaseSettings):
     arxiv_page_size: int = Field(default=500, ge=1, le=2000)
     arxiv_catchup_days: int = Field(default=10, ge=1)
 
+    # votes: which reactions count (any skin tone); Slack names and Discord emoji alike
+    paperbot_up_emoji: Annotated[list[str], NoDecode] = ["+1", "thumbsup", "👍"]
+    paperbot_down_emoji: Annotated[list[str], NoDecode] = ["-1", "thumbsdown", "👎"]
+
+    slack_bot_token: SecretStr | None = None
+    slack_app_token: SecretStr | None = None
+    slack_signing_secret: SecretStr | None = None
+    slack_api_url: str = "https://slack.com/api/"
+    slack_proxy: str | None = None
+    slack_mode: Literal["socket", "http"] = "socket"
+    slack_http_host: str = "127.0.0.1"
+    slack_http_port: int = Field(default=3000, ge=0, le=65535)
+
+    discord_token: SecretStr | None = None
+    discord_api_url: str = "https://discord.com/api/v10"
+    discord_gateway_url: str = "wss://gateway.discord.gg/"
+    discord_proxy: str | None = None
+    discord_guild_ready_timeout: float = Field(default=2.0, ge=0)
+    discord_guild_ids: Annotated[list[int], NoDecode] = []
+    discord_application_id: int | None = None
+
     log_level: str = "INFO"
 
     @field_validator("paperbot_holidays", mode="before")
@@ -72,6 +93,13 @@ class Settings(BaseSettings):
     def _split_dates(cls, value: Any) -> Any:
         if isinstance(value, str):
             return [part.strip() for part in value.replace(";", ",").split(",") if part.strip()]
+        return value
+
+    @field_validator("paperbot_up_emoji", "paperbot_down_emoji", "discord_guild_ids", mode="before")
+    @classmethod
+    def _split_list(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
         return value
 
     @field_validator("paperbot_poll_schedule", mode="before")

@@ -105,6 +105,10 @@ async def build_chats(settings: Settings) -> dict[str, Chat]:
             ) from exc
         chat = cast(Chat, await factory(settings))
         chats[chat.platform] = chat
+    if settings.slack_bot_token is not None:
+        from bot.chat.slack import create_slack  # imported only when Slack is configured
+
+        chats["slack"] = await create_slack(settings)
     if not chats:
         chats["console"] = ConsoleChat()
     return chats

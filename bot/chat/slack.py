@@ -1,0 +1,810 @@
+"""Slack: papers as Block Kit posts, votes from reactions and buttons, and `/papers`.
+
+The adapter translates and holds no rules: reactions (`reaction_added`/`reaction_removed` on
+messages) and the Accept/Reject buttons become `VoteEvent`s, `/papers` becomes a
+`CommandEvent`, and the core's `PostView`/`Reply` become Slack messages. It runs on
+slack-bolt's `AsyncApp` with an `AsyncWebClient` built here, so `SLACK_API_URL` and
+`SLACK_PROXY` reach every call (slack_sdk reads neither from the environment).
+
+Modes: `SLACK_MODE=socket` (default, no public URL; needs `SLACK_APP_TOKEN`) or `http`
+(Slack posts to `http://SLACK_HTTP_HOST:SLACK_HTTP_PORT/slack/events`; bolt checks each
+request against `SLACK_SIGNING_SECRET` and answers 401 to a bad, stale or missing one).
+
+Every post carries message metadata (`paperbot_paper` with the arXiv id), so after a crash
+the bot finds its own post again (`find_post`) instead of posting twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+from slack_bolt.async_app import AsyncApp
+from slack_bolt.context.ack.async_ack import AsyncAck
+from slack_bolt.context.respond.async_respond import AsyncRespond
+from slack_sdk.errors import SlackApiError
+from slack_sdk.http_retry.async_handler import AsyncRetryHandler
+from slack_sdk.http_retry.builtin_async_handlers import (
+    AsyncConnectionErrorRetryHandler,
+    AsyncRateLimitErrorRetryHandler,
+)
+from slack_sdk.http_retry.builtin_interval_calculators import BackoffRetryIntervalCalculator
+from slack_sdk.http_retry.request import HttpRequest
+from slack_sdk.http_retry.response import HttpResponse
+from slack_sdk.http_retry.state import RetryState
+from slack_sdk.web.async_client import AsyncWebClient
+from slack_sdk.web.async_slack_response import AsyncSlackResponse
+
+from bot.chat.base import CommandEvent, EventHandler, PostView, Reply, VoteEvent
+from bot.config import Settings
+from bot.curation import Signal, normalize_emoji, vote_value
+from bot.errors import ChatError, PaperbotError
+
+log = logging.getLogger(__name__)
+
+__all__ = [
+    "ACCEPT_ACTION",
+    "METADATA_TYPE",
+    "REJECT_ACTION",
+    "SlackChat",
+    "button_vote",
+    "create_slack",
+    "escape",
+    "post_blocks",
+    "post_metadata",
+    "post_text",
+    "reaction_vote",
+    "render_reply",
+    "render_text",
+]
+
+ACCEPT_ACTION = "paperbot_accept"
+REJECT_ACTION = "paperbot_reject"
+VOTE_BLOCK = "paperbot_vote"
+METADATA_TYPE = "paperbot_paper"
+COMMAND = "/papers"
+EVENTS_PATH = "/slack/events"
+
+SECTION_LIMIT = 3000  # Slack refuses a section block with more text than this
+TEXT_LIMIT = 39_000  # a message's top-level text (Slack's limit is 40,000)
+TITLE_CHARS = 300
+ABSTRACT_CHARS = 600
+REASONS_SHOWN = 5
+AUTHORS_SHOWN = 3
+HISTORY_LIMIT = 200  # messages per conversations.history page
+HISTORY_PAGES = 3  # how far back find_post looks
+SEEN_EVENTS = 2000  # event ids remembered to drop Slack's redeliveries
+HTTP_TIMEOUT = 30.0
+CONNECT_TIMEOUT = 30.0
+MAX_RETRY_AFTER = 120.0  # a longer Retry-After fails the call; the core retries it later
+
+# auth.test errors that mean the token itself is no good
+TOKEN_REJECTED = frozenset(
+    {"invalid_auth", "token_revoked", "token_expired", "account_inactive", "not_authed"}
+)
+_FINAL = ("accepted", "rejected", "expired")
+_STATUS = {"accepted": "✅ *Accepted*", "rejected": "❌ *Rejected*", "expired": "⌛ *Expired*"}
+
+Sleep = Callable[[float], Awaitable[None]]
+
+
+async def create_slack(settings: Settings, *, sleep: Sleep = asyncio.sleep) -> SlackChat:
+    """The Slack chat for these settings; `start()` connects. `sleep` waits out 429s."""
+    return SlackChat(settings, sleep=sleep)
+
+
+class SlackChat:
+    """One Slack workspace, one bot token. Channel arguments are bare ids ("C0123")."""
+
+    platform = "slack"
+
+    def __init__(self, settings: Settings, *, sleep: Sleep = asyncio.sleep) -> None:
+        if settings.slack_bot_token is None:
+            raise ChatError("SLACK_BOT_TOKEN is not set; put the bot token (xoxb-...) in .env")
+        self._settings = settings
+        self._token = settings.slack_bot_token.get_secret_value()
+        self._sleep = sleep
+        self._session: aiohttp.ClientSession | None = None
+        self._client = self._make_client(None)
+        self._app: AsyncApp | None = None
+        self._socket: AsyncSocketModeHandler | None = None
+        self._runner: web.AppRunner | None = None
+        self._handler: EventHandler | None = None
+        self._bot_user_id: str | None = None
+        self._bot_id: str | None = None
+        self._seen: OrderedDict[str, None] = OrderedDict()
+
+    # --- connecting -------------------------------------------------------------------------
+
+    def _make_client(self, session: aiohttp.ClientSession | None) -> AsyncWebClient:
+        return AsyncWebClient(
+            token=self._token,
+            base_url=_with_slash(self._settings.slack_api_url),
+            proxy=self._settings.slack_proxy or None,
+            session=session,
+            timeout=int(HTTP_TIMEOUT),
+            retry_handlers=retry_handlers(self._sleep),
+        )
+
+    @property
+    def bot_user_id(self) -> str | None:
+        """The bot's own user id, known once `start()` has run."""
+        return self._bot_user_id
+
+    @property
+    def http_url(self) -> str | None:
+        """Where HTTP mode listens (with the real port when SLACK_HTTP_PORT is 0)."""
+        if self._runner is None or not self._runner.addresses:
+            return None
+        host, port = self._runner.addresses[0][:2]
+        return f"http://{host}:{port}{EVENTS_PATH}"
+
+    async def start(self, handler: EventHandler) -> None:
+        """Check the token, then listen (Socket Mode or HTTP); ChatError says what to fix."""
+        self._check_settings()
+        self._handler = handler
+        try:
+            self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=HTTP_TIMEOUT))
+            self._client = self._make_client(self._session)
+            await self._identify()
+            self._app = self._build_app()
+            if self._settings.slack_mode == "socket":
+                await self._start_socket(self._app)
+            else:
+                await self._start_http(self._app)
+        except BaseException:
+            await self.close()
+            raise
+        log.info("connected to Slack as %s (%s mode)", self._bot_user_id, self._settings.slack_mode)
+
+    def _check_settings(self) -> None:
+        s = self._settings
+        if s.slack_mode == "socket" and s.slack_app_token is None:
+            raise ChatError(
+                "SLACK_MODE=socket needs SLACK_APP_TOKEN (xapp-..., an app-level token with "
+                "connections:write); set it in .env, or set SLACK_MODE=http"
+            )
+        if s.slack_mode == "http" and s.slack_signing_secret is None:
+            raise ChatError(
+                "SLACK_MODE=http needs SLACK_SIGNING_SECRET (the app's Basic Information page "
+                "shows it); set it in .env"
+            )
+
+    async def _identify(self) -> None:
+        """auth.test: learn who the bot is; a token Slack refuses is one clear sentence."""
+        try:
+            auth = await self._client.auth_test()
+        except SlackApiError as exc:
+            error = _error_code(exc)
+            if error in TOKEN_REJECTED:
+                raise ChatError(
+                    f"Slack rejected SLACK_BOT_TOKEN ({error}); create a new bot token "
+                    "(reinstall the app: OAuth & Permissions) and put it in .env"
+                ) from None
+            raise ChatError(f"Slack refused auth.test ({error}); check SLACK_BOT_TOKEN") from None
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise _unreachable(self._settings, "auth.test", exc) from None
+        self._bot_user_id = _str(auth.get("user_id"))
+        self._bot_id = _str(auth.get("bot_id"))
+
+    def _build_app(self) -> AsyncApp:
+        secret = self._settings.slack_signing_secret
+        app = AsyncApp(
+            name="paperbot",
+            client=self._client,
+            signing_secret=secret.get_secret_value() if secret is not None else "",
+        )
+        app.event("reaction_added")(self._on_reaction)
+        app.event("reaction_removed")(self._on_reaction)
+        app.action(ACCEPT_ACTION)(self._on_button)
+        app.action(REJECT_ACTION)(self._on_button)
+        app.command(COMMAND)(self._on_command)
+        return app
+
+    async def _start_socket(self, app: AsyncApp) -> None:
+        assert self._settings.slack_app_token is not None
+        app_token = self._settings.slack_app_token.get_secret_value()
+        try:  # a bad app token would make the socket client retry forever: check it first
+            opened = await self._client.apps_connections_open(app_token=app_token)
+        except SlackApiError as exc:
+            raise ChatError(
+                f"Slack rejected SLACK_APP_TOKEN ({_error_code(exc)}); create an app-level token "
+                "with the connections:write scope (Basic Information: App-Level Tokens) and put "
+                "it in .env"
+            ) from None
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise _unreachable(self._settings, "apps.connections.open", exc) from None
+        self._socket = AsyncSocketModeHandler(
+            app,
+            app_token=app_token,
+            web_client=self._client,
+            proxy=self._settings.slack_proxy or None,
+        )
+        self._socket.client.wss_uri = str(opened["url"])
+        try:
+            await asyncio.wait_for(
+                self._socket.connect_async(),  # type: ignore[no-untyped-call]
+                CONNECT_TIMEOUT,
+            )
+        except TimeoutError:
+            raise ChatError(
+                f"Slack's Socket Mode connection did not open within {CONNECT_TIMEOUT:g} s; "
+                "check the network (and SLACK_PROXY)"
+            ) from None
+
+    async def _start_http(self, app: AsyncApp) -> None:
+        host, port = self._settings.slack_http_host, self._settings.slack_http_port
+        self._runner = web.AppRunner(app.web_app(path=EVENTS_PATH), shutdown_timeout=1.0)
+        await self._runner.setup()
+        try:
+            await web.TCPSite(self._runner, host, port).start()
+        except OSError as exc:
+            raise ChatError(
+                f"cannot listen for Slack on {host}:{port} ({exc.strerror or exc}); set "
+                "SLACK_HTTP_HOST/SLACK_HTTP_PORT to a free address"
+            ) from None
+        log.info("listening for Slack requests at %s", self.http_url)
+
+    async def close(self) -> None:
+        socket, self._socket = self._socket, None
+        runner, self._runner = self._runner, None
+        session, self._session = self._session, None
+        try:
+            if socket is not None:
+                await socket.close_async()  # type: ignore[no-untyped-call]
+            if runner is not None:
+                await runner.cleanup()
+        finally:
+            self._client = self._make_client(None)
+            if session is not None:
+                await session.close()
+
+    # --- the Chat protocol ------------------------------------------------------------------
+
+    async def check_channel(self, channel: str) -> None:
+        try:
+            info = await self._client.conversations_info(channel=channel)
+        except SlackApiError as exc:
+            error = _error_code(exc)
+            if error in ("channel_not_found", "not_in_channel"):
+                raise _cannot_see(channel) from None
+            raise _api_error(exc, "conversations.info", channel) from None
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise _unreachable(self._settings, "conversations.info", exc) from None
+        found = info.get("channel") or {}
+        if found.get("is_archived"):
+            raise ChatError(
+                f"Slack channel {channel} is archived; unarchive it or set another slack_channel"
+            )
+        if found.get("is_member") is False:
+            raise _cannot_see(channel)
+
+    async def post_paper(self, channel: str, view: PostView, nonce: str) -> str:
+        """One chat.postMessage; the nonce is not needed: find_post covers unknown outcomes."""
+        sent = await self._call(
+            "chat.postMessage",
+            channel,
+            self._client.chat_postMessage(
+                channel=channel,
+                text=post_text(view),
+                blocks=post_blocks(view),
+                metadata=post_metadata(view),
+                unfurl_links=False,
+                unfurl_media=False,
+            ),
+        )
+        return str(sent["ts"])
+
+    async def find_post(self, channel: str, paper_id: str) -> str | None:
+        """The bot's recent message whose metadata names this paper."""
+        await self._known()
+        cursor: str | None = None
+        for _ in range(HISTORY_PAGES):
+            page = await self._call(
+                "conversations.history",
+                channel,
+                self._client.conversations_history(
+                    channel=channel,
+                    limit=HISTORY_LIMIT,
+                    include_all_metadata=True,
+                    cursor=cursor,
+                ),
+            )
+            for message in page.get("messages") or []:
+                if self._is_mine(message) and _metadata_id(message) == paper_id:
+                    return str(message["ts"])
+            cursor = (page.get("response_metadata") or {}).get("next_cursor") or None
+            if not cursor:
+                break
+        return None
+
+    async def update_post(self, channel: str, ref: str, view: PostView) -> None:
+        await self._call(
+            "chat.update",
+            channel,
+            self._client.chat_update(
+                channel=channel,
+                ts=ref,
+                text=post_text(view),
+                blocks=post_blocks(view),
+                metadata=post_metadata(view),
+            ),
+        )
+
+    async def send_text(self, channel: str, text: str) -> None:
+        await self._call(
+            "chat.postMessage",
+            channel,
+            self._client.chat_postMessage(
+                channel=channel, text=render_text(text), unfurl_links=False, unfurl_media=False
+            ),
+        )
+
+    # --- helpers ----------------------------------------------------------------------------
+
+    async def _call(
+        self, method: str, channel: str, call: Awaitable[AsyncSlackResponse]
+    ) -> AsyncSlackResponse:
+        """Await a Web API call (retries included); any failure becomes one ChatError."""
+        try:
+            return await call
+        except SlackApiError as exc:
+            raise _api_error(exc, method, channel) from None
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise _unreachable(self._settings, method, exc) from None
+
+    async def _known(self) -> None:
+        if self._bot_user_id is None and self._bot_id is None:
+            await self._identify()
+
+    def _is_mine(self, message: Mapping[str, Any]) -> bool:
+        return (self._bot_id is not None and message.get("bot_id") == self._bot_id) or (
+            self._bot_user_id is not None and message.get("user") == self._bot_user_id
+        )
+
+    def _first_delivery(self, event_id: object) -> bool:
+        """False for an event id seen before (Slack redelivers when an ack is late)."""
+        if not isinstance(event_id, str) or not event_id:
+            return True
+        if event_id in self._seen:
+            return False
+        self._seen[event_id] = None
+        while len(self._seen) > SEEN_EVENTS:
+            self._seen.popitem(last=False)
+        return True
+
+    # --- events -----------------------------------------------------------------------------
+
+    async def _on_reaction(self, body: dict[str, Any], event: dict[str, Any]) -> None:
+        if self._handler is None or not self._first_delivery(body.get("event_id")):
+            return
+        vote = reaction_vote(
+            event,
+            up=self._settings.paperbot_up_emoji,
+            down=self._settings.paperbot_down_emoji,
+            bot_user_id=self._bot_user_id,
+        )
+        if vote is None:
+            return
+        try:
+            await self._handler.on_vote(vote)
+        except Exception:
+            log.exception("a Slack reaction on %s could not be counted", vote.message_ref)
+
+    async def _on_button(self, ack: AsyncAck, body: dict[str, Any]) -> None:
+        await ack()
+        if self._handler is None:
+            return
+        vote = button_vote(body, bot_user_id=self._bot_user_id)
+        if vote is None:
+            return
+        try:
+            said = await self._handler.on_vote(vote)
+        except Exception:
+            log.exception("a Slack button click on %s could not be counted", vote.message_ref)
+            said = "Sorry, that vote could not be counted; please try again."
+        if not said:
+            return
+        channel = vote.channel.partition(":")[2]
+        user = vote.signal.user.partition(":")[2]
+        try:
+            await self._call(
+                "chat.postEphemeral",
+                channel,
+                self._client.chat_postEphemeral(channel=channel, user=user, text=escape(said)),
+            )
+        except ChatError as exc:
+            log.warning("could not confirm a vote to %s: %s", user, exc)
+
+    async def _on_command(
+        self, ack: AsyncAck, command: dict[str, Any], respond: AsyncRespond
+    ) -> None:
+        await ack()  # within Slack's 3 seconds, before any slow work
+        if self._handler is None:
+            return
+        event = CommandEvent(
+            channel=f"slack:{command.get('channel_id', '')}",
+            user=f"slack:{command.get('user_id', '')}",
+            text=str(command.get("text") or ""),
+        )
+        try:
+            reply = await self._handler.on_command(event)
+        except PaperbotError as exc:
+            reply = Reply(str(exc), ok=False)
+        except Exception:
+            log.exception("/papers %s failed", event.text[:80])
+            reply = Reply("paperbot could not answer that; its log says why", ok=False)
+        try:
+            answer = await respond(
+                text=render_reply(reply),
+                response_type="in_channel" if reply.public else "ephemeral",
+                unfurl_links=False,
+                unfurl_media=False,
+            )
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            log.warning("could not answer /papers %s: %s", event.text[:80], exc)
+            return
+        if answer.status_code != 200:
+            log.warning("Slack refused the /papers answer (HTTP %s)", answer.status_code)
+
+
+# --- translating events (pure) -------------------------------------------------------------
+
+
+def reaction_vote(
+    event: Mapping[str, Any],
+    *,
+    up: Sequence[str],
+    down: Sequence[str],
+    bot_user_id: str | None,
+) -> VoteEvent | None:
+    """A `reaction_added`/`reaction_removed` event as a vote; None for anything else."""
+    item = event.get("item") or {}
+    name, user = event.get("reaction"), event.get("user")
+    channel, ts = item.get("channel"), item.get("ts")
+    if item.get("type") != "message" or not (name and user and channel and ts):
+        return None
+    value = vote_value(str(name), up, down)
+    if value is None:
+        return None
+    return VoteEvent(
+        channel=f"slack:{channel}",
+        message_ref=str(ts),
+        signal=Signal(
+            f"slack:{user}",
+            value,
+            "reaction",
+            normalize_emoji(str(name)),
+            event.get("type") != "reaction_removed",
+        ),
+        from_bot=user == bot_user_id,
+    )
+
+
+def button_vote(body: Mapping[str, Any], *, bot_user_id: str | None) -> VoteEvent | None:
+    """A click on Accept/Reject as a vote on the message the buttons are on."""
+    actions = body.get("actions") or []
+    action_id = actions[0].get("action_id") if actions else None
+    value = {ACCEPT_ACTION: 1, REJECT_ACTION: -1}.get(str(action_id))
+    container = body.get("container") or {}
+    channel = (body.get("channel") or {}).get("id") or container.get("channel_id")
+    ts = (body.get("message") or {}).get("ts") or container.get("message_ts")
+    user = (body.get("user") or {}).get("id")
+    if value is None or not (channel and ts and user):
+        return None
+    return VoteEvent(
+        channel=f"slack:{channel}",
+        message_ref=str(ts),
+        signal=Signal(f"slack:{user}", value, "button"),
+        from_bot=user == bot_user_id,
+    )
+
+
+# --- rendering (pure) ----------------------------------------------------------------------
+
+
+def escape(text: str) -> str:
+    """Slack's three control characters; anything else is shown as typed."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+_LINK = re.compile(r"&lt;(https?://[^\s|]+?)&gt;")
+
+
+def render_text(text: str) -> str:
+    """Core text (bullets, `<url>` links) as safe mrkdwn: everything escaped but the links.
+
+    A title such as `<!channel>` inside a digest line stays text: only `<http(s)://...>`
+    comes back as a link.
+    """
+    return _fit(_LINK.sub(r"<\1>", escape(text)), TEXT_LIMIT)
+
+
+def render_reply(reply: Reply) -> str:
+    """A command's answer: its text, then one linked line per paper."""
+    lines = [render_text(reply.text)]
+    for item in reply.items:
+        line = f"• {_link(item.url, _squash(item.title, TITLE_CHARS))}"
+        if item.detail:
+            line += f" ({escape(_squash(item.detail, 300))})"
+        lines.append(line)
+    return _fit("\n".join(lines), TEXT_LIMIT)
+
+
+def post_text(view: PostView) -> str:
+    """The notification text of a post (shown where blocks are not)."""
+    paper = view.paper
+    state = "" if view.status == "pending" else f" [{view.status}]"
+    return _fit(f"{escape(_squash(paper.title, TITLE_CHARS))} ({paper.id}){state}", SECTION_LIMIT)
+
+
+def post_metadata(view: PostView) -> dict[str, Any]:
+    return {
+        "event_type": METADATA_TYPE,
+        "event_payload": {"arxiv_id": view.paper.id, "routes": list(view.routes)},
+    }
+
+
+def post_blocks(view: PostView) -> list[dict[str, Any]]:
+    """Title link, authors and categories, why it matched, abstract, state, buttons."""
+    paper = view.paper
+    blocks: list[dict[str, Any]] = [
+        _section(f"*{_link(paper.url, _squash(paper.title, TITLE_CHARS))}*"),
+        {"type": "context", "elements": [_mrkdwn(_fit(_byline(view), SECTION_LIMIT))]},
+    ]
+    if view.reasons:
+        blocks.append(_section(_reasons(view)))
+    if paper.abstract.strip():
+        blocks.append(_section(escape(_squash(paper.abstract, ABSTRACT_CHARS))))
+    votes = f"👍 {view.ups} · 👎 {view.downs}"
+    if view.status in _FINAL:
+        note = f" — {escape(_squash(view.note, 500))}" if view.note else ""
+        blocks.append(_section(f"{_STATUS[view.status]}{note} · {votes}"))
+    else:
+        blocks.append(
+            {
+                "type": "context",
+                "elements": [_mrkdwn(f"{votes} · vote with a 👍/👎 reaction or the buttons")],
+            }
+        )
+        blocks.append(
+            {
+                "type": "actions",
+                "block_id": VOTE_BLOCK,
+                "elements": [
+                    _button("Accept", ACCEPT_ACTION, paper.id, "primary"),
+                    _button("Reject", REJECT_ACTION, paper.id, "danger"),
+                ],
+            }
+        )
+    return blocks
+
+
+def _byline(view: PostView) -> str:
+    paper = view.paper
+    authors = list(paper.authors)
+    shown = ", ".join(_squash(a, 100) for a in authors[:AUTHORS_SHOWN])
+    if len(authors) > AUTHORS_SHOWN:
+        shown += " et al."
+    categories = list(dict.fromkeys([c for c in (paper.primary_category, *paper.categories) if c]))
+    parts = [escape(shown)] if shown else []
+    if categories:
+        parts.append(escape(", ".join(categories)))
+    parts.append(f"arXiv:{escape(paper.id)}")
+    return " · ".join(parts)
+
+
+def _reasons(view: PostView) -> str:
+    lines = ["*Why:*"]
+    for reason in view.reasons[:REASONS_SHOWN]:
+        term = escape(_squash(reason.term, 100))
+        if not reason.text.strip():  # e.g. "added by slack:U0123" (a request)
+            lines.append(f"• {term}")
+            continue
+        field = escape(_squash(reason.field, 40))
+        lines.append(f"• *{term}* in {field}: “{escape(_squash(reason.text, 200))}”")
+    if len(view.reasons) > REASONS_SHOWN:
+        lines.append(f"• …and {len(view.reasons) - REASONS_SHOWN} more")
+    return "\n".join(lines)
+
+
+def _section(text: str) -> dict[str, Any]:
+    return {"type": "section", "text": _mrkdwn(_fit(text, SECTION_LIMIT))}
+
+
+def _mrkdwn(text: str) -> dict[str, Any]:
+    return {"type": "mrkdwn", "text": text}
+
+
+def _button(label: str, action_id: str, value: str, style: str) -> dict[str, Any]:
+    return {
+        "type": "button",
+        "text": {"type": "plain_text", "text": label},
+        "action_id": action_id,
+        "value": value[:2000],
+        "style": style,
+    }
+
+
+def _link(url: str, label: str) -> str:
+    """`<url|label>` with the label escaped; a url Slack could misread is shown as text."""
+    if not re.fullmatch(r"https?://[^\s<>|]+", url):
+        return escape(label)
+    return f"<{url.replace('&', '&amp;')}|{escape(label)}>"
+
+
+def _squash(text: str, limit: int) -> str:
+    """Whitespace collapsed; cut at a word boundary with an ellipsis past `limit` characters."""
+    flat = " ".join(text.split())
+    if len(flat) <= limit:
+        return flat
+    cut = flat[: limit - 1]
+    space = cut.rfind(" ")
+    if space > limit // 2:
+        cut = cut[:space]
+    return cut.rstrip() + "…"
+
+
+def _fit(text: str, limit: int) -> str:
+    """Escaped text cut to `limit` characters without splitting an `&amp;` entity."""
+    if len(text) <= limit:
+        return text
+    cut = text[: limit - 1]
+    amp = cut.rfind("&", max(0, len(cut) - 5))
+    if amp != -1 and ";" not in cut[amp:]:
+        cut = cut[:amp]
+    return cut + "…"
+
+
+def _metadata_id(message: Mapping[str, Any]) -> str | None:
+    metadata = message.get("metadata") or {}
+    if metadata.get("event_type") != METADATA_TYPE:
+        return None
+    found = (metadata.get("event_payload") or {}).get("arxiv_id")
+    return str(found) if found else None
+
+
+# --- errors and retries --------------------------------------------------------------------
+
+
+def _error_code(exc: SlackApiError) -> str:
+    response = exc.response
+    data = getattr(response, "data", None)
+    if isinstance(data, dict) and data.get("error"):
+        return str(data["error"])
+    status = getattr(response, "status_code", "?")
+    return f"HTTP {status}"
+
+
+def _api_error(exc: SlackApiError, method: str, channel: str) -> ChatError:
+    error = _error_code(exc)
+    data = getattr(exc.response, "data", None)
+    if error in TOKEN_REJECTED:
+        return ChatError(
+            f"Slack rejected SLACK_BOT_TOKEN ({error}) on {method}; create a new bot token "
+            "(reinstall the app: OAuth & Permissions) and put it in .env"
+        )
+    if error == "missing_scope":
+        needed = data.get("needed", "?") if isinstance(data, dict) else "?"
+        return ChatError(
+            f"the Slack app lacks the {needed} scope for {method}; add it to the app "
+            "(slack/manifest.yml lists every scope) and reinstall it"
+        )
+    if error in ("channel_not_found", "not_in_channel"):
+        return _cannot_see(channel)
+    if error == "ratelimited":
+        return ChatError(f"Slack kept rate-limiting {method} in {channel}; it is retried later")
+    return ChatError(f"Slack refused {method} in {channel} ({error})")
+
+
+def _cannot_see(channel: str) -> ChatError:
+    return ChatError(
+        f"the bot cannot see Slack channel {channel}; invite it there with /invite @paperbot "
+        "(or check slack_channel in the routes file)"
+    )
+
+
+def _unreachable(settings: Settings, method: str, exc: BaseException) -> ChatError:
+    reason = str(exc) or type(exc).__name__
+    return ChatError(
+        f"cannot reach Slack at {settings.slack_api_url} for {method} ({reason}); "
+        "check the network, SLACK_API_URL and SLACK_PROXY"
+    )
+
+
+def _str(value: object) -> str | None:
+    return str(value) if value else None
+
+
+def _with_slash(url: str) -> str:
+    return url if url.endswith("/") else url + "/"
+
+
+class RateLimitRetry(AsyncRateLimitErrorRetryHandler):
+    """A 429 is waited out for exactly its Retry-After seconds, then the call is sent again.
+
+    Slack did not act on a rate-limited call, so resending it posts nothing twice.
+    """
+
+    def __init__(self, sleep: Sleep, max_retry_count: int = 3) -> None:
+        super().__init__(max_retry_count=max_retry_count)
+        self._sleep = sleep
+
+    async def _can_retry_async(
+        self,
+        *,
+        state: RetryState,
+        request: HttpRequest,
+        response: HttpResponse | None = None,
+        error: Exception | None = None,
+    ) -> bool:
+        return (
+            response is not None
+            and response.status_code == 429
+            and _retry_after(response) <= MAX_RETRY_AFTER
+        )
+
+    async def prepare_for_next_attempt_async(
+        self,
+        *,
+        state: RetryState,
+        request: HttpRequest,
+        response: HttpResponse | None = None,
+        error: Exception | None = None,
+    ) -> None:
+        state.next_attempt_requested = True
+        await self._sleep(_retry_after(response) if response is not None else 1.0)
+        state.increment_current_attempt()
+
+
+class ConnectionRetry(AsyncConnectionErrorRetryHandler):
+    """Connection errors are retried, except where a message may already have gone out.
+
+    A chat.postMessage whose connection broke after sending may have posted: it is not
+    resent here; the core records the intent and finds the post by its metadata instead.
+    """
+
+    async def _can_retry_async(
+        self,
+        *,
+        state: RetryState,
+        request: HttpRequest,
+        response: HttpResponse | None = None,
+        error: Exception | None = None,
+    ) -> bool:
+        if not await super()._can_retry_async(
+            state=state, request=request, response=response, error=error
+        ):
+            return False
+        if request.url.rstrip("/").endswith("chat.postMessage"):
+            return isinstance(error, aiohttp.ClientConnectorError)  # never reached Slack
+        return True
+
+
+def retry_handlers(sleep: Sleep = asyncio.sleep) -> list[AsyncRetryHandler]:
+    return [
+        RateLimitRetry(sleep),
+        ConnectionRetry(
+            max_retry_count=2,
+            interval_calculator=BackoffRetryIntervalCalculator(backoff_factor=0.5),
+            error_types=[aiohttp.ServerConnectionError, aiohttp.ClientOSError],
+        ),
+    ]
+
+
+def _retry_after(response: HttpResponse) -> float:
+    for key, values in response.headers.items():
+        if key.lower() == "retry-after":
+            raw = values[0] if isinstance(values, list) else values
+            try:
+                return max(0.0, float(raw))
+            except ValueError:
+                break
+    return 1.0
