@@ -421,6 +421,27 @@ for _name, _help, _arg in (
     _query_command(_name, _help, _arg)
 
 
+@cli.group("discord")
+def discord_group() -> None:
+    """Discord set-up."""
+
+
+@discord_group.command("invite")
+@click.option(
+    "--application-id",
+    type=int,
+    default=None,
+    help="The application's id (default: DISCORD_APPLICATION_ID, else read with DISCORD_TOKEN).",
+)
+@click.pass_context
+def discord_invite(ctx: click.Context, application_id: int | None) -> None:
+    """Print the link that adds the bot to a server, with exactly the permissions it uses."""
+    from bot.chat.discord import fetch_application_id, invite_url  # discord.py only when asked
+
+    settings = _settings(ctx)
+    click.echo(invite_url(application_id or _run(fetch_application_id(settings))))
+
+
 @cli.group()
 def db() -> None:
     """Database chores."""

@@ -102,6 +102,22 @@ class Settings(BaseSettings):
             return [part.strip() for part in value.split(",") if part.strip()]
         return value
 
+    @field_validator(
+        "slack_bot_token",
+        "slack_app_token",
+        "slack_signing_secret",
+        "discord_token",
+        "paperbot_git_token",
+        "slack_proxy",
+        "discord_proxy",
+        "paperbot_chat_plugin",
+        mode="before",
+    )
+    @classmethod
+    def _empty_is_unset(cls, value: Any) -> Any:
+        """`DISCORD_TOKEN=` in .env means "no Discord", as .env.example says."""
+        return None if isinstance(value, str) and not value.strip() else value
+
     @field_validator("paperbot_poll_schedule", mode="before")
     @classmethod
     def _split_crons(cls, value: Any) -> Any:

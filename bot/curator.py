@@ -185,6 +185,9 @@ class Curator:
         ups, downs = tally({v.user: v.value for v in self.store.votes_for(paper_id)})
         status, note = "pending", ""
         decisions = [d for r in routes if (d := self.store.decision(paper_id, r)) is not None]
+        final = bool(decisions) and all(
+            d.status == Outcome.EXPIRED or d.decided_by not in AUTOMATIC for d in decisions
+        )
         if decisions:
             first = decisions[0]
             status = first.status
@@ -192,7 +195,9 @@ class Curator:
                 f"{d.status} by {d.decided_by}" + (f" ({d.route})" if len(routes) > 1 else "")
                 for d in decisions
             )
-        return PostView(stored.paper, tuple(routes), tuple(reasons), status, note, ups, downs)
+        return PostView(
+            stored.paper, tuple(routes), tuple(reasons), status, note, ups, downs, final
+        )
 
     # --- votes and decisions --------------------------------------------------------------------
 

@@ -109,6 +109,10 @@ async def build_chats(settings: Settings) -> dict[str, Chat]:
         from bot.chat.slack import create_slack  # imported only when Slack is configured
 
         chats["slack"] = await create_slack(settings)
+    if settings.discord_token is not None:
+        from bot.chat.discord import create_discord
+
+        chats["discord"] = await create_discord(settings)
     if not chats:
         chats["console"] = ConsoleChat()
     return chats

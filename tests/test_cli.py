@@ -283,3 +283,13 @@ def test_curators_decide_from_the_cli_and_queries_answer_in_json(
     unknown = paperbot(tmp_path, fake_arxiv.url, "reject", "not-an-id")
     assert unknown.returncode == 2
     assert "not an arXiv id" in unknown.stderr
+
+
+def test_discord_invite_prints_the_oauth_link(tmp_path: Path, fake_arxiv: FakeArxiv) -> None:
+    done = paperbot(tmp_path, fake_arxiv.url, "discord", "invite", "--application-id", "4242")
+    assert done.returncode == 0, done.stderr
+    url = done.stdout.strip()
+    assert url.startswith("https://discord.com/oauth2/authorize?")
+    assert "client_id=4242" in url
+    assert "permissions=85056" in url
+    assert "applications.commands" in url

@@ -179,3 +179,19 @@ def test_a_full_route_loads(tmp_path: Path) -> None:
     assert route.list_target is not None
     assert route.list_target.repo == (tmp_path / "papers").resolve()
     assert route.max_posts_per_poll == 10
+
+
+def test_an_empty_token_means_the_platform_is_off(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DISCORD_TOKEN", "")
+    monkeypatch.setenv("SLACK_BOT_TOKEN", "  ")
+    settings = load_settings(_env_file=None)
+    assert settings.discord_token is None
+    assert settings.slack_bot_token is None
+
+
+def test_secrets_never_show_in_the_settings_repr(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-very-secret")
+    settings = load_settings(_env_file=None)
+    assert "xoxb-very-secret" not in repr(settings)
+    assert settings.slack_bot_token is not None
+    assert settings.slack_bot_token.get_secret_value() == "xoxb-very-secret"

@@ -361,3 +361,20 @@ async def test_check_channels_reports_a_channel_the_bot_cannot_see(world: World)
     world.chat.visible = {"other"}
     with pytest.raises(Exception, match="invite it there"):
         await world.curator.check_channels()
+
+
+async def test_a_post_is_final_only_once_votes_can_no_longer_change_it(
+    world: World, clock: FakeClock
+) -> None:
+    world.matched("2611.00001")
+    world.matched("2611.00002")
+    await world.curator.post_queued()
+    await world.vote("2611.00001", "test:U1", 1)
+    await world.vote("2611.00001", "test:U2", 1)
+    by_votes = world.curator.view("2611.00001", f"test:{CHANNEL}")
+    assert by_votes is not None
+    assert (by_votes.status, by_votes.final) == ("accepted", False)
+    await world.curator.decide_by_hand("2611.00002", "rejected", "cli:alice")
+    by_hand = world.curator.view("2611.00002", f"test:{CHANNEL}")
+    assert by_hand is not None
+    assert (by_hand.status, by_hand.final) == ("rejected", True)

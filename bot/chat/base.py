@@ -28,6 +28,7 @@ class PostView:
     note: str = ""  # e.g. "accepted by votes: 2 up, 0 down"
     ups: int = 0
     downs: int = 0
+    final: bool = False  # votes can no longer change it (expired, or decided by hand)
 
 
 @dataclass(frozen=True, slots=True)

@@ -574,6 +574,7 @@ def post_blocks(view: PostView) -> list[dict[str, Any]]:
                 "elements": [_mrkdwn(f"{votes} · vote with a 👍/👎 reaction or the buttons")],
             }
         )
+    if not view.final:  # votes may still change a decision until the paper expires
         blocks.append(
             {
                 "type": "actions",

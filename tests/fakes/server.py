@@ -7,11 +7,14 @@ processes started with subprocess.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import threading
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Coroutine
+from typing import Any, TypeVar
 
 from aiohttp import web
+
+T = TypeVar("T")
 
 
 class ThreadedServer:
@@ -38,6 +41,10 @@ class ThreadedServer:
         await site.start()
         server: Any = site._server  # the only way to learn the bound port
         self.port = server.sockets[0].getsockname()[1]
+
+    def submit(self, coro: Coroutine[Any, Any, T]) -> concurrent.futures.Future[T]:
+        """Run a coroutine on the server's loop (e.g. to push a websocket frame)."""
+        return asyncio.run_coroutine_threadsafe(coro, self._loop)
 
     def stop(self) -> None:
         if self._runner is not None:
