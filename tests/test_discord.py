@@ -64,6 +64,7 @@ from tests.fakes.discord_api import (
     invalid_message,
     until,
 )
+from tests.fakes.git import git, local_repo
 
 CHANNEL = f"discord:{CHANNEL_ID}"
 ROUTES = f"""\
@@ -80,23 +81,7 @@ expire_days = 7
 repo = "papers"
 path = "papers.md"
 """
-GIT_ENV = {
-    "GIT_AUTHOR_NAME": "Person",
-    "GIT_AUTHOR_EMAIL": "person@example.org",
-    "GIT_COMMITTER_NAME": "Person",
-    "GIT_COMMITTER_EMAIL": "person@example.org",
-    "GIT_CONFIG_GLOBAL": "/dev/null",
-    "GIT_CONFIG_NOSYSTEM": "1",
-    "PATH": "/usr/bin:/bin:/usr/local/bin",
-}
 PAPER = "2611.00001"
-
-
-def git(repo: Path, *args: str) -> str:
-    done = subprocess.run(
-        ["git", "-C", str(repo), *args], capture_output=True, text=True, env=GIT_ENV, check=True
-    )
-    return done.stdout
 
 
 @pytest.fixture(autouse=True)
@@ -126,12 +111,7 @@ class World:
         self.fake = fake
         self.config = tmp_path / "paperbot.toml"
         self.config.write_text(ROUTES, encoding="utf-8")
-        self.repo = tmp_path / "papers"
-        self.repo.mkdir()
-        git(self.repo, "init", "-q", "-b", "main")
-        (self.repo / "papers.md").write_text("# Papers\n", encoding="utf-8")
-        git(self.repo, "add", ".")
-        git(self.repo, "commit", "-q", "-m", "start")
+        self.repo = local_repo(tmp_path / "papers", {"papers.md": "# Papers\n"})
         self.db = tmp_path / "paperbot.db"
         self.store = Store.open(self.db, clock)
         self.settings = self.make_settings()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
 import threading
 from datetime import date
 from pathlib import Path
@@ -15,48 +14,16 @@ from bot.models import ListTarget, Paper, Route
 from bot.publish import Publisher, import_list
 from storage.store import Incoming, Store
 from tests.conftest import FakeClock
+from tests.fakes.git import bare_remote, clone, git, local_repo
 
 HEADER = paperlist.WARNING + "\n\n"
 START = HEADER + "### 2026-11-23\n\n* [An Older Paper](https://arxiv.org/abs/2611.00001)\n\n\n"
-GIT_ENV = {
-    "GIT_AUTHOR_NAME": "Person",
-    "GIT_AUTHOR_EMAIL": "person@example.org",
-    "GIT_COMMITTER_NAME": "Person",
-    "GIT_COMMITTER_EMAIL": "person@example.org",
-    "GIT_CONFIG_GLOBAL": "/dev/null",
-    "GIT_CONFIG_NOSYSTEM": "1",
-    "PATH": "/usr/bin:/bin:/usr/local/bin",
-}
-
-
-def git(repo: Path, *args: str) -> str:
-    done = subprocess.run(
-        ["git", "-C", str(repo), *args], capture_output=True, text=True, env=GIT_ENV, check=True
-    )
-    return done.stdout
 
 
 @pytest.fixture
 def remote(tmp_path: Path) -> Path:
     """A bare remote holding the list, like the team's repository."""
-    bare = tmp_path / "remote.git"
-    subprocess.run(
-        ["git", "init", "-q", "--bare", "-b", "main", str(bare)], check=True, env=GIT_ENV
-    )
-    seed = tmp_path / "seed"
-    subprocess.run(["git", "clone", "-q", str(bare), str(seed)], check=True, env=GIT_ENV)
-    git(seed, "checkout", "-q", "-b", "main")
-    (seed / "papers.md").write_text(START, encoding="utf-8")
-    (seed / "README.md").write_text("team papers\n", encoding="utf-8")
-    git(seed, "add", ".")
-    git(seed, "commit", "-q", "-m", "start the list")
-    git(seed, "push", "-q", "origin", "main")
-    return bare
-
-
-def clone(remote: Path, where: Path) -> Path:
-    subprocess.run(["git", "clone", "-q", str(remote), str(where)], check=True, env=GIT_ENV)
-    return where
+    return bare_remote(tmp_path / "remote.git", {"papers.md": START, "README.md": "team papers\n"})
 
 
 def route_for(repo: Path, remote: str | None = "origin") -> Route:
@@ -255,9 +222,7 @@ def test_two_publishers_at_once_write_each_paper_once(
 
 
 def test_without_a_remote_it_commits_locally(tmp_path: Path, store: Store) -> None:
-    repo = tmp_path / "local"
-    subprocess.run(["git", "init", "-q", "-b", "main", str(repo)], check=True, env=GIT_ENV)
-    git(repo, "commit", "-q", "--allow-empty", "-m", "empty")
+    repo = local_repo(tmp_path / "local", {})
     accept(store, "2611.00002", "Serving LLMs", date(2026, 11, 24))
     result = Publisher(store).publish(route_for(repo, remote=None))
     assert result.changed
@@ -268,9 +233,7 @@ def test_without_a_remote_it_commits_locally(tmp_path: Path, store: Store) -> No
 
 
 def test_the_token_never_shows_in_errors_or_config(tmp_path: Path, store: Store) -> None:
-    repo = tmp_path / "local"
-    subprocess.run(["git", "init", "-q", "-b", "main", str(repo)], check=True, env=GIT_ENV)
-    git(repo, "commit", "-q", "--allow-empty", "-m", "empty")
+    repo = local_repo(tmp_path / "local", {})
     git(repo, "remote", "add", "origin", "https://127.0.0.1:9/team/papers.git")
     accept(store, "2611.00002", "Serving LLMs", date(2026, 11, 24))
     with pytest.raises(PaperbotError) as caught:

@@ -42,6 +42,7 @@ from bot.runner import publish_in_thread
 from bot.service import RulesSource
 from storage.store import Incoming, Store
 from tests.conftest import FakeClock, env_for, make_settings
+from tests.fakes.git import bare_remote, clone, git
 from tests.fakes.slack_api import (
     BOT_USER_ID,
     FakeSlack,
@@ -76,15 +77,6 @@ path = "papers.md"
 branch = "main"
 remote = "origin"
 """
-GIT_ENV = {
-    "GIT_AUTHOR_NAME": "Person",
-    "GIT_AUTHOR_EMAIL": "person@example.org",
-    "GIT_COMMITTER_NAME": "Person",
-    "GIT_COMMITTER_EMAIL": "person@example.org",
-    "GIT_CONFIG_GLOBAL": "/dev/null",
-    "GIT_CONFIG_NOSYSTEM": "1",
-    "PATH": "/usr/bin:/bin:/usr/local/bin",
-}
 PROXY_VARS = ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy")
 
 
@@ -199,34 +191,17 @@ async def world(tmp_path: Path, clock: FakeClock, fake: FakeSlack) -> AsyncItera
     await w.close()
 
 
-def git(repo: Path, *args: str) -> str:
-    done = subprocess.run(
-        ["git", "-C", str(repo), *args], capture_output=True, text=True, env=GIT_ENV, check=True
-    )
-    return done.stdout
-
-
 @pytest.fixture
 def remote(tmp_path: Path) -> Path:
     """The team's list repository (bare) and paperbot's clone of it at tmp_path/work."""
-    bare = tmp_path / "remote.git"
-    subprocess.run(
-        ["git", "init", "-q", "--bare", "-b", "main", str(bare)], check=True, env=GIT_ENV
+    bare = bare_remote(
+        tmp_path / "remote.git",
+        {
+            "papers.md": paperlist.WARNING
+            + "\n\n### 2026-11-23\n\n* [An Older Paper](https://arxiv.org/abs/2611.00001)\n\n\n"
+        },
     )
-    seed = tmp_path / "seed"
-    subprocess.run(["git", "clone", "-q", str(bare), str(seed)], check=True, env=GIT_ENV)
-    git(seed, "checkout", "-q", "-b", "main")
-    (seed / "papers.md").write_text(
-        paperlist.WARNING
-        + "\n\n### 2026-11-23\n\n* [An Older Paper](https://arxiv.org/abs/2611.00001)\n\n\n",
-        encoding="utf-8",
-    )
-    git(seed, "add", ".")
-    git(seed, "commit", "-q", "-m", "start the list")
-    git(seed, "push", "-q", "origin", "main")
-    subprocess.run(
-        ["git", "clone", "-q", str(bare), str(tmp_path / "work")], check=True, env=GIT_ENV
-    )
+    clone(bare, tmp_path / "work")
     return bare
 
 
