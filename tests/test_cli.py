@@ -13,6 +13,7 @@ from pathlib import Path
 from tests.conftest import env_for
 from tests.fakes.arxiv import Answer, FakeArxiv
 from tests.fakes.feeds import Item, rss
+from tests.fakes.git import git, local_repo
 
 FEED = "/rss/cs.DC+cs.OS"
 # The listing date is whatever day it is: `paperbot` runs on the real clock here.
@@ -293,3 +294,43 @@ def test_discord_invite_prints_the_oauth_link(tmp_path: Path, fake_arxiv: FakeAr
     assert "client_id=4242" in url
     assert "permissions=85056" in url
     assert "applications.commands" in url
+
+
+def test_the_whole_loop_runs_without_any_chat_token(
+    tmp_path: Path, fake_arxiv: FakeArxiv, config_file: Path
+) -> None:
+    """make run's situation: console chat, a curator decides from the CLI, the list is committed."""
+    repo = local_repo(
+        tmp_path / "papers",
+        {"papers.md": "The paper list will be updated automatically, please do not edit.\n\n"},
+    )
+    with config_file.open("a", encoding="utf-8") as routes:
+        routes.write("[routes.list]\nrepo = 'papers'\npath = 'papers.md'\n")
+    fake_arxiv.queue(FEED, Answer(rss(TODAY, [Item("2611.10001", "Serving LLMs at Scale")])))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bot", "run"],
+        env=env_for(tmp_path, fake_arxiv.url, PAPERBOT_PUBLISH_INTERVAL="1"),
+        cwd=tmp_path,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stderr is not None
+    log = ""
+    try:
+        while "new paper 2611.10001" not in log and proc.poll() is None:
+            log += proc.stderr.readline()  # the console chat posts to the log
+        decided = paperbot(tmp_path, fake_arxiv.url, "accept", "2611.10001", "--by", "alice")
+        assert decided.returncode == 0, decided.stderr
+        deadline = time.monotonic() + 30
+        while "2611.10001" not in git(repo, "log", "-1", "--format=%B"):
+            assert time.monotonic() < deadline, "the accepted paper was never committed"
+            time.sleep(0.2)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        log += proc.communicate(timeout=20)[1]
+    assert proc.returncode == 0, log
+    listed = git(repo, "show", "HEAD:papers.md")
+    assert (
+        f"### {TODAY.isoformat()}\n\n* [Serving LLMs at Scale](https://arxiv.org/abs/2611.10001)\n"
+        in listed
+    )
