@@ -45,7 +45,13 @@ SHUTDOWN_GRACE = 8.0  # seconds in-flight work may take after SIGTERM
 def run_lock(db_path: Path) -> Any:
     """An OS lock beside the database: released by the OS if the process dies."""
     path = db_path.with_name(db_path.name + ".run.lock")
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    except OSError as exc:
+        raise ConfigError(
+            f"cannot use the database folder {db_path.parent}: {exc.strerror}; "
+            "check PAPERBOT_DB and that its folder exists and is writable"
+        ) from exc
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)

@@ -334,3 +334,14 @@ def test_the_whole_loop_runs_without_any_chat_token(
         f"### {TODAY.isoformat()}\n\n* [Serving LLMs at Scale](https://arxiv.org/abs/2611.10001)\n"
         in listed
     )
+
+
+def test_an_unusable_database_stops_start_up_with_one_sentence(
+    tmp_path: Path, fake_arxiv: FakeArxiv, config_file: Path
+) -> None:
+    missing = str(tmp_path / "no-such-folder" / "paperbot.db")
+    for command in (["run"], ["poll", "--once"], ["recent"]):
+        done = paperbot(tmp_path, fake_arxiv.url, *command, PAPERBOT_DB=missing)
+        assert done.returncode == 1, command
+        assert "PAPERBOT_DB" in done.stderr, command
+        assert "Traceback" not in done.stderr, command
