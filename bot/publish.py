@@ -152,10 +152,20 @@ class Publisher:
         add, remove = self.wanted(route, text)
         return paperlist.merge(text, add, remove)
 
-    def note_hand_deletions(self, route: Route, text: str) -> list[str]:
-        """Published lines a person deleted become "rejected by hand" decisions."""
+    def note_hand_deletions(self, route: Route, text: str, where: str = "the list") -> list[str]:
+        """Published lines a person deleted become "rejected by hand" decisions.
+
+        Every published line missing at once is not a person's edit but the wrong file (a
+        changed path or branch): that stops the publish instead of rejecting everything.
+        """
         present = set(paperlist.ids_in(text))
-        gone = sorted(self.store.listed_ids(route.name) - present)
+        listed = self.store.listed_ids(route.name)
+        gone = sorted(listed - present)
+        if len(gone) >= 3 and len(gone) == len(listed):
+            raise PublishError(
+                f"none of the {len(gone)} papers published for route '{route.name}' are in "
+                f"{where}; check [routes.list] path and branch (or delete the lines one by one)"
+            )
         deleted = []
         for paper_id in gone:
             decision = self.store.decision(paper_id, route.name)
@@ -212,7 +222,8 @@ class Publisher:
         on_disk = file.read_text(encoding="utf-8") if file.exists() else None
         worktree = on_disk if on_disk is not None else committed
         result = PublishResult(route.name)
-        result.hand_deleted = self.note_hand_deletions(route, worktree or "")
+        if worktree is not None:  # no file anywhere yet: a new list, nothing was deleted
+            result.hand_deleted = self.note_hand_deletions(route, worktree, str(file))
 
         base = committed if committed is not None else f"{paperlist.WARNING}\n\n"
         add, remove = self.wanted(route, worktree if worktree is not None else base)

@@ -264,3 +264,20 @@ def test_import_records_the_list_as_accepted_in_order(
     assert all(d.decided_by == "import" for d in store.decisions("llm"))
     # rendering onto the file itself changes nothing
     assert Publisher(store).render(route_for(tmp_path), text) == text
+
+
+def test_the_wrong_file_is_refused_not_taken_as_deletions(
+    tmp_path: Path, remote: Path, store: Store
+) -> None:
+    work = clone(remote, tmp_path / "work")
+    for i in range(3):
+        accept(store, f"2611.0000{i + 2}", f"Paper {i}", date(2026, 11, 24))
+    Publisher(store).publish(route_for(work))
+    wrong = Route(
+        name="llm",
+        categories=("cs.DC",),
+        list_target=ListTarget(repo=work, path="README.md", branch="main", remote="origin"),
+    )
+    with pytest.raises(PaperbotError, match=r"none of the 3 papers published .*README\.md"):
+        Publisher(store).publish(wrong)
+    assert {d.status for d in store.decisions("llm")} == {"accepted"}
