@@ -38,7 +38,7 @@ from bot.service import Pipeline
 log = logging.getLogger(__name__)
 
 LISTING_CHECK = "0 3 * * mon-fri"  # US Eastern: well after the midnight rebuild's poll window
-SHUTDOWN_GRACE = 8.0  # seconds in-flight work may take after SIGTERM
+SHUTDOWN_GRACE = 6.0  # seconds in-flight work may take after SIGTERM (exit within 10 s)
 
 
 @contextmanager
