@@ -207,10 +207,10 @@ def test_list_publish_without_a_list_table_says_what_to_add(
     assert "[routes.list]" in done.stderr
 
 
-def _start_run(tmp_path: Path, arxiv_url: str) -> tuple[subprocess.Popen[str], str]:
+def _start_run(tmp_path: Path, arxiv_url: str, **env: str) -> tuple[subprocess.Popen[str], str]:
     proc = subprocess.Popen(
         [sys.executable, "-m", "bot", "run"],
-        env=env_for(tmp_path, arxiv_url),
+        env=env_for(tmp_path, arxiv_url, **env),
         cwd=tmp_path,
         stderr=subprocess.PIPE,
         text=True,
@@ -345,3 +345,20 @@ def test_an_unusable_database_stops_start_up_with_one_sentence(
         assert done.returncode == 1, command
         assert "PAPERBOT_DB" in done.stderr, command
         assert "Traceback" not in done.stderr, command
+
+
+def test_sigterm_mid_poll_exits_cleanly_within_ten_seconds(
+    tmp_path: Path, fake_arxiv: FakeArxiv, config_file: Path
+) -> None:
+    fake_arxiv.queue(FEED, Answer(rss(TODAY, []), delay=60))  # arXiv hangs on the first poll
+    proc, seen = _start_run(tmp_path, fake_arxiv.url, ARXIV_TIMEOUT="120")
+    assert "paperbot running" in seen
+    deadline = time.monotonic() + 20
+    while not fake_arxiv.requests and time.monotonic() < deadline:
+        time.sleep(0.05)  # the poll is in flight
+    started = time.monotonic()
+    proc.send_signal(signal.SIGTERM)
+    rest = proc.communicate(timeout=30)[1]
+    assert proc.returncode == 0, rest
+    assert time.monotonic() - started < 10  # the promise: in-flight work gets 6 s, then stop
+    assert "paperbot stopped" in rest
