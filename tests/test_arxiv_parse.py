@@ -388,15 +388,20 @@ def test_arbitrary_bytes_give_a_batch_or_feed_error(body: bytes) -> None:
         parse_listing(body)
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(st.data())
-def test_damaged_listing_gives_a_batch_or_feed_error(data: st.DataObject) -> None:
-    body = bytearray(own("rss-cs.DC+cs.OS.xml"))
+def damaged(data: st.DataObject, original: bytes) -> bytes:
+    """A real feed with up to four random spans overwritten by random bytes."""
+    body = bytearray(original)
     for _ in range(data.draw(st.integers(1, 4))):
         at = data.draw(st.integers(0, len(body) - 1))
         body[at : at + data.draw(st.integers(0, 8))] = data.draw(st.binary(max_size=8))
+    return bytes(body)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.data())
+def test_damaged_listing_gives_a_batch_or_feed_error(data: st.DataObject) -> None:
     try:
-        batch = parse_listing(bytes(body))
+        batch = parse_listing(damaged(data, own("rss-cs.DC+cs.OS.xml")))
     except FeedError:
         return
     assert isinstance(batch, FeedBatch)
@@ -595,12 +600,8 @@ def test_arbitrary_bytes_give_a_page_or_feed_error(body: bytes) -> None:
 @settings(max_examples=150, deadline=None)
 @given(st.data())
 def test_damaged_api_page_gives_a_page_or_feed_error(data: st.DataObject) -> None:
-    body = bytearray(own("api-page.xml"))
-    for _ in range(data.draw(st.integers(1, 4))):
-        at = data.draw(st.integers(0, len(body) - 1))
-        body[at : at + data.draw(st.integers(0, 8))] = data.draw(st.binary(max_size=8))
     try:
-        page = parse_api_page(bytes(body))
+        page = parse_api_page(damaged(data, own("api-page.xml")))
     except FeedError:
         return
     assert isinstance(page, ApiPage)
