@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test lint types unit bench clean
+.PHONY: run test lint types unit soak bench clean
 
 $(STAMP): pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "$(PYTHON) not found: install Python 3.11 or run 'make PYTHON=python3 ...'"; exit 1; }
@@ -29,8 +29,12 @@ lint: $(STAMP)
 types: $(STAMP)
 	$(BIN)/mypy
 
+# The SIGKILL crash soak (tests/test_crash.py) runs 5 rounds here and 200 in `make soak`.
 unit: $(STAMP)
-	$(BIN)/pytest -q
+	PAPERBOT_SOAK_ROUNDS=5 $(BIN)/pytest -q
+
+soak: $(STAMP)
+	PAPERBOT_SOAK_ROUNDS=$${PAPERBOT_SOAK_ROUNDS:-200} $(BIN)/pytest -q tests/test_crash.py
 
 test: lint types unit
 

@@ -21,8 +21,8 @@ import feedparser
 
 from bot.arxiv.api import parse_api_page
 from bot.matching import Matcher
-from bot.models import Route
-from storage.store import Incoming, Store
+from bot.models import Incoming, Route
+from storage.store import Store
 from tests.fakes.feeds import Item, api_page
 
 # Words that matter to the routes below, and words that contain them ("average" has "rag").

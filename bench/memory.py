@@ -16,7 +16,7 @@ import tempfile
 from datetime import UTC, date, datetime
 from pathlib import Path
 
-from bot.app import pipeline
+from bot.app import open_ingest
 from tests.conftest import ROUTES_TOML, make_settings
 from tests.fakes.arxiv import Answer, FakeArxiv
 from tests.fakes.feeds import Item, rss
@@ -38,7 +38,7 @@ async def run(cycles: int) -> None:
             settings = make_settings(root, arxiv.url)
             clock = lambda: datetime(2026, 11, 24, 15, tzinfo=UTC)  # noqa: E731
             readings: list[tuple[int, float]] = []
-            async with pipeline(settings, clock=clock) as pipe:
+            async with open_ingest(settings, clock=clock) as pipe:
                 for cycle in range(1, cycles + 1):
                     if cycle % 100 == 1:
                         n = cycle // 100

@@ -3,7 +3,7 @@
 Run by hand:  .venv/bin/python -m bench.queries [--papers 1000000] [--db PATH]
 
 Builds (once; reused when --db exists) a database of generated papers through the real
-`Store`, 10% of them matched, then times the real command layer (`Commands.answer`) for
+`Store`, 10% of them matched, then times the real command layer (`PapersCommand.answer`) for
 `search` with common, rare and absent words and for `recent`. Baseline in the same run:
 the same FTS5 search ordered by relevance (`ORDER BY rank`), the usual way to write it,
 which SQLite's docs say costs a full sort of every hit.
@@ -18,9 +18,9 @@ import time
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
-from bot.commands import Commands, Parsed
-from bot.models import Match, Paper, Reason
-from storage.store import Incoming, Store
+from bot.models import Incoming, Match, Paper, Reason
+from bot.papers_command import PapersCommand, Parsed
+from storage.store import Store
 
 VOCAB = [f"w{i}" for i in range(20000)]
 COMMON = ["model", "learning", "system", "data"]
@@ -85,7 +85,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=200)
     args = parser.parse_args()
     store = build(args.db, args.papers)
-    commands = Commands(store, lambda: datetime(2026, 11, 28, tzinfo=UTC))
+    commands = PapersCommand(store, lambda: datetime(2026, 11, 28, tzinfo=UTC))
     print(f"{store.count_papers():,} papers in {args.db}")
     rng = random.Random(5)
     cases = {

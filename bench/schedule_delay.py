@@ -25,7 +25,7 @@ from datetime import UTC, date, datetime, timedelta
 
 from apscheduler.triggers.base import BaseTrigger
 
-from bot.announcements import EASTERN, is_listing_day
+from bot.listing_calendar import EASTERN, is_listing_day
 from bot.scheduling import (
     DEFAULT_POLL_SCHEDULE,
     DEFAULT_POLL_TIMEZONE,

@@ -9,9 +9,8 @@ import asyncio
 import json
 import logging
 import os
-import shlex
 import sys
-from collections.abc import Coroutine, Sequence
+from collections.abc import Coroutine
 from datetime import date
 from pathlib import Path
 from typing import Any, TypeVar
@@ -20,19 +19,21 @@ import click
 from tqdm import tqdm
 
 from bot import __version__
-from bot.app import open_store, pipeline, publisher
+from bot.app import open_app, open_ingest, open_store, publisher
 from bot.arxiv.ids import parse_arxiv_id
-from bot.chat.base import Reply
-from bot.clock import system_clock
-from bot.commands import Commands
-from bot.config import Settings, import_keywords, load_config, load_settings, read_keyword_file
-from bot.curator import Curator
-from bot.errors import PaperbotError
-from bot.models import Route
+from bot.config import (
+    Settings,
+    import_keywords,
+    load_config,
+    load_settings,
+    read_keyword_file,
+)
+from bot.errors import PaperbotError, UsageError
+from bot.ingest import NewMatch, PollReport
+from bot.models import Outcome, Reply, Route
+from bot.papers_command import CATALOGUE, CommandSpec, Parsed, parse_days, parse_paper_id
 from bot.publish import import_list
-from bot.runner import fetcher, serve
-from bot.service import NewMatch, PollReport, RulesSource
-from storage.store import Store
+from bot.runner import serve
 
 T = TypeVar("T")
 
@@ -101,7 +102,7 @@ def poll(ctx: click.Context, once: bool, dry_run: bool, as_json: bool) -> None:
         return
 
     async def go() -> PollReport:
-        async with pipeline(settings, dry_run=dry_run) as pipe:
+        async with open_ingest(settings, dry_run=dry_run) as pipe:
             return await pipe.poll_once()
 
     report = _run(go())
@@ -157,7 +158,7 @@ def backfill(ctx: click.Context, since: Any, until: Any, route: str | None) -> N
                 bar.n = done
                 bar.refresh()
 
-            async with pipeline(settings) as pipe:
+            async with open_ingest(settings) as pipe:
                 return await pipe.backfill(first, last, route, progress)
 
     report = _run(go())
@@ -299,12 +300,6 @@ def _read_list(path: Path) -> str:
 # --- curating and asking ------------------------------------------------------------------
 
 
-def _curator(settings: Settings, store: Store) -> Curator:
-    return Curator(
-        store=store, chats={}, rules=RulesSource(settings.paperbot_config), clock=system_clock
-    )
-
-
 def _who(by: str | None) -> str:
     return f"cli:{by or os.environ.get('USER') or 'curator'}"
 
@@ -315,7 +310,7 @@ def _who(by: str | None) -> str:
 @click.pass_context
 def accept(ctx: click.Context, paper_id: str, by: str | None) -> None:
     """Accept a paper by hand (final; published with the next batch)."""
-    _decide(ctx, paper_id, "accepted", by)
+    _decide(ctx, paper_id, Outcome.ACCEPTED, by)
 
 
 @cli.command()
@@ -324,14 +319,18 @@ def accept(ctx: click.Context, paper_id: str, by: str | None) -> None:
 @click.pass_context
 def reject(ctx: click.Context, paper_id: str, by: str | None) -> None:
     """Reject a paper by hand (final; its line leaves the list with the next batch)."""
-    _decide(ctx, paper_id, "rejected", by)
+    _decide(ctx, paper_id, Outcome.REJECTED, by)
 
 
-def _decide(ctx: click.Context, paper_id: str, status: str, by: str | None) -> None:
+def _decide(ctx: click.Context, paper_id: str, status: Outcome, by: str | None) -> None:
     settings = _settings(ctx)
     pid = _paper_id(paper_id)
-    with open_store(settings) as store:
-        click.echo(_run(_curator(settings, store).decide_by_hand(pid, status, _who(by))))
+
+    async def go() -> str:
+        async with open_app(settings, chats={}) as app:
+            return await app.decisions.decide_by_hand(pid, status, _who(by))
+
+    click.echo(_run(go()))
 
 
 def _paper_id(text: str) -> str:
@@ -341,59 +340,55 @@ def _paper_id(text: str) -> str:
     return found[0]
 
 
-def _query_command(name: str, help_text: str, argument: str | None) -> None:
+def _paper_id_arg(ctx: click.Context, param: click.Parameter, value: str) -> str:
+    try:
+        return parse_paper_id(value)
+    except UsageError as exc:
+        raise click.BadParameter(str(exc)) from exc
+
+
+def _days_arg(ctx: click.Context, param: click.Parameter, value: str | None) -> int | None:
+    try:
+        return None if value is None else parse_days(value)
+    except UsageError as exc:
+        raise click.BadParameter(str(exc)) from exc
+
+
+def _query_command(spec: CommandSpec) -> None:
+    """A CLI twin of a `/papers` command, built from the catalogue; arguments stay typed."""
     params: list[click.Parameter] = [
         click.Option(["--route"], help="Only this route (default: all)."),
         click.Option(["--json", "as_json"], is_flag=True, help="One JSON object a line."),
     ]
-    if argument == "days":
-        params.append(click.Argument(["days"], required=False))
-    elif argument == "words":
+    if spec.arg == "days":
+        params.append(click.Argument(["days"], required=False, callback=_days_arg))
+    elif spec.arg == "words":
         params.append(click.Argument(["words"], nargs=-1, required=True))
-    elif argument == "id":
-        params.append(click.Argument(["paper_id"]))
+    elif spec.arg == "id":
+        params.append(click.Argument(["paper_id"], callback=_paper_id_arg))
 
     @click.pass_context
     def command(ctx: click.Context, /, route: str | None, as_json: bool, **args: Any) -> None:
         settings = _settings(ctx)
-        text = " ".join([name, *_args_text(args)])
+        parsed = Parsed(
+            spec.name,
+            days=args.get("days") or spec.default_days,
+            words=tuple(args.get("words") or ()),
+            paper_id=args.get("paper_id"),
+        )
         config = load_config(settings.paperbot_config)
         routes = [config.route(route).name] if route else [r.name for r in config.routes]
-        with open_store(settings) as store:
-            reply = _run(_ask(settings, store, text, routes))
+
+        async def ask() -> Reply:
+            async with open_app(settings, chats={}) as app:
+                return await app.commands.run_parsed(parsed, routes, _who(None))
+
+        reply = _run(ask())
         _print_reply(reply, as_json)
         if not reply.ok:
             ctx.exit(2)
 
-    cli.add_command(click.Command(name, callback=command, params=params, help=help_text))
-
-
-def _args_text(args: dict[str, Any]) -> list[str]:
-    if args.get("days") is not None:
-        return [str(args["days"])]
-    if args.get("words"):
-        return [shlex.quote(w) for w in args["words"]]
-    if args.get("paper_id"):
-        return [str(args["paper_id"])]
-    return []
-
-
-async def _ask(settings: Settings, store: Store, text: str, routes: list[str]) -> Reply:
-    if not text.startswith("add "):
-        return await Commands(store, system_clock).run(text, routes)
-    async with pipeline(settings) as pipe:
-        curator = Curator(
-            store=pipe.store,
-            chats={},
-            rules=pipe.rules,
-            clock=system_clock,
-            fetch_paper=fetcher(pipe, settings),
-        )
-
-        async def add(paper_id: str, routes: Sequence[str], who: str) -> Reply:
-            return await curator.add_paper(paper_id, routes, who, post_now=False)
-
-        return await Commands(pipe.store, system_clock, add=add).run(text, routes, _who(None))
+    cli.add_command(click.Command(spec.name, callback=command, params=params, help=spec.help))
 
 
 def _print_reply(reply: Reply, as_json: bool) -> None:
@@ -407,18 +402,9 @@ def _print_reply(reply: Reply, as_json: bool) -> None:
         click.echo(json.dumps(record, ensure_ascii=False))
 
 
-for _name, _help, _arg in (
-    ("recent", "Papers matched in the last DAYS days (default 3).", "days"),
-    ("search", "Search titles, abstracts and authors, newest first.", "words"),
-    ("accepted", "Papers accepted in the last DAYS days (default 7).", "days"),
-    ("rejected", "Papers rejected in the last DAYS days (default 7).", "days"),
-    ("pending", "Posted papers still waiting for votes.", None),
-    ("stats", "Counts and top voters.", None),
-    ("why", "Which rule matched what, and the votes.", "id"),
-    ("add", "Fetch a paper by id and queue it for posting.", "id"),
-    ("status", "Last good poll, pending posts, unpublished decisions.", None),
-):
-    _query_command(_name, _help, _arg)
+for _spec in CATALOGUE:
+    if _spec.name != "help":
+        _query_command(_spec)
 
 
 @cli.group("discord")

@@ -1,12 +1,11 @@
-"""Settings (from the environment and `.env`) and the routes file (`paperbot.toml`).
-
-Settings are built once, at start-up, by the entry point; nothing here runs at import time.
-Secrets live only in the environment. The routes file holds the team's rules and is re-read
-at every poll, so a rule change needs no restart.
+"""Settings (environment and `.env`, read once at start-up; secrets live only there) and the
+routes file (`paperbot.toml`): checked with file and line, re-read at every poll, a broken
+edit keeping the last good rules. What a term may be is in docs/terms.md.
 """
 
 from __future__ import annotations
 
+import logging
 import re
 import tomllib
 from collections.abc import Sequence
@@ -28,6 +27,7 @@ from pydantic import (
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from bot.errors import ConfigError, TermError
+from bot.matching import Matcher, check_routes, check_term
 from bot.models import DigestSchedule, ListTarget, Route, VotePolicy
 from bot.scheduling import (
     DEFAULT_POLL_SCHEDULE,
@@ -35,6 +35,8 @@ from bot.scheduling import (
     crontab_trigger,
     poll_triggers,
 )
+
+log = logging.getLogger(__name__)
 
 DEFAULT_USER_AGENT = "paperbot/0.1 (+https://github.com/paperbot/paperbot; team paper curation)"
 
@@ -64,6 +66,7 @@ class Settings(BaseSettings):
     arxiv_user_agent: str = DEFAULT_USER_AGENT
     arxiv_page_size: int = Field(default=500, ge=1, le=2000)
     arxiv_catchup_days: int = Field(default=10, ge=1)
+    arxiv_max_body: int = Field(default=64 * 1024 * 1024, ge=1024)
 
     # votes: which reactions count (any skin tone); Slack names and Discord emoji alike
     paperbot_up_emoji: Annotated[list[str], NoDecode] = ["+1", "thumbsup", "👍"]
@@ -159,6 +162,7 @@ def load_settings(**overrides: Any) -> Settings:
 
 ALLOWED_FIELDS = ("title", "abstract", "authors", "comment")
 _CATEGORY = re.compile(r"^[a-z-]+(\.[A-Za-z-]+)?$")
+_CURATOR = re.compile(r"[a-z][a-z0-9_-]*:[^\s:]+")  # slack:U123, discord:123, a plugin's
 
 
 class _ListFile(BaseModel):
@@ -188,11 +192,23 @@ class _ListFile(BaseModel):
 class _VotesFile(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    accept_at: int = Field(default=2, ge=1)
-    reject_at: int = Field(default=2, ge=1)
+    accept_at: int = Field(default=2, ge=1, le=1000)
+    reject_at: int = Field(default=2, ge=1, le=1000)
     curator_veto: bool = False
-    expire_days: int = Field(default=7, ge=1)
+    expire_days: int = Field(default=7, ge=1, le=3650)
     curators: list[str] = []
+
+    @field_validator("curators")
+    @classmethod
+    def _prefixed(cls, value: list[str]) -> list[str]:
+        for user in value:
+            if not _CURATOR.fullmatch(user):
+                bare = user.rpartition(":")[2] or "U0123ABCD"
+                raise ValueError(
+                    f"'{user}' is not a user id with its platform, so it would never count: "
+                    f"write 'slack:{bare}' or 'discord:123456789012345678'"
+                )
+        return value
 
 
 class _DigestFile(BaseModel):
@@ -215,7 +231,7 @@ class _RouteFile(BaseModel):
     list_target: _ListFile | None = Field(default=None, alias="list")
     slack_channel: str | None = None
     discord_channel: str | None = None
-    max_posts_per_poll: int = Field(default=30, ge=1)
+    max_posts_per_poll: int = Field(default=30, ge=1, le=1000)
     votes: _VotesFile = _VotesFile()
     digest: _DigestFile | None = None
 
@@ -285,10 +301,12 @@ def load_config(path: Path) -> Config:
         raise ConfigError(
             f"{path}: file not found; copy paperbot.example.toml to {path} (make run does this)"
         ) from exc
-    except (OSError, UnicodeDecodeError) as exc:
+    except (OSError, ValueError) as exc:  # ValueError: not UTF-8, or a NUL byte in the path
         raise ConfigError(f"{path}: cannot be read as UTF-8 text: {exc}") from exc
     try:
         raw = tomllib.loads(text)
+    except RecursionError as exc:
+        raise ConfigError(f"{path}: is nested too deeply to be a routes file") from exc
     except tomllib.TOMLDecodeError as exc:
         found = re.search(r"\(at line (\d+), column \d+\)", str(exc))
         line = int(found.group(1)) if found else max(1, len(text.splitlines()))
@@ -312,7 +330,7 @@ def load_config(path: Path) -> Config:
             authors=tuple(r.authors),
             fields=tuple(r.fields),
             primary_only=r.primary_only,
-            list_target=_list_target(path, r.list_target),
+            list_target=_list_target(path, text, i, r.list_target),
             slack_channel=r.slack_channel,
             discord_channel=r.discord_channel,
             max_posts_per_poll=r.max_posts_per_poll,
@@ -328,13 +346,35 @@ def load_config(path: Path) -> Config:
                 f"{path}, line {_line_of(text, ('routes',))}: two routes are named '{name}'; "
                 "give each route its own name"
             )
-    from bot.matching import check_routes  # the matcher knows what a valid term is
-
-    try:
-        check_routes(routes)
-    except TermError as exc:
-        raise ConfigError(f"{path}: {exc}") from exc
+    for index, route in enumerate(routes):
+        try:
+            check_routes([route])  # the matcher knows what a valid term is
+        except TermError as exc:
+            key, line = _term_line(text, index, route)
+            raise ConfigError(f"{path}, line {line}: routes.{index}.{key}: {exc}") from exc
     return Config(path=path, routes=routes)
+
+
+def _term_line(text: str, index: int, route: Route) -> tuple[str, int]:
+    """The key and line of the route's first unusable term (or of its `fields`)."""
+    for key in ("accept", "reject", "authors"):
+        for raw in getattr(route, key):
+            try:
+                check_term(route.name, key, raw)
+            except TermError:
+                pass
+            else:
+                continue
+            line = _line_of(text, ("routes", index, key))
+            lines = text.splitlines()
+            escaped = raw.replace("\\", "\\\\").replace('"', '\\"')
+            for number in range(line - 1, len(lines)):
+                if number > line - 1 and lines[number].lstrip().startswith("["):
+                    break  # the next table: the term is on a line of its own no more
+                if raw in lines[number] or escaped in lines[number]:
+                    return key, number + 1
+            return key, line
+    return "fields", _line_of(text, ("routes", index, "fields"))
 
 
 def _policy(path: Path, text: str, index: int, raw: _VotesFile) -> VotePolicy:
@@ -362,13 +402,22 @@ def _digest(path: Path, text: str, index: int, raw: _DigestFile | None) -> Diges
     return DigestSchedule(raw.cron, raw.timezone)
 
 
-def _list_target(config_path: Path, raw: _ListFile | None) -> ListTarget | None:
+def _list_target(
+    config_path: Path, text: str, index: int, raw: _ListFile | None
+) -> ListTarget | None:
     """A relative `repo` is taken from the routes file's own folder."""
     if raw is None:
         return None
-    repo = Path(raw.repo).expanduser()
-    if not repo.is_absolute():
-        repo = (config_path.parent / repo).resolve()
+    try:
+        repo = Path(raw.repo).expanduser()
+        if not repo.is_absolute():
+            repo = (config_path.parent / repo).resolve()
+    except (RuntimeError, ValueError, OSError) as exc:  # "~nouser", a NUL byte, a loop
+        line = _line_of(text, ("routes", index, "list", "repo"))
+        raise ConfigError(
+            f"{config_path}, line {line}: routes.{index}.list.repo: '{raw.repo}' is not a "
+            f"usable folder ({exc}): write a path such as '../papers'"
+        ) from exc
     return ListTarget(repo, raw.path, raw.branch, raw.remote, raw.author)
 
 
@@ -469,3 +518,47 @@ def import_keywords(
         raise
     tmp.replace(config_path)
     return ImportResult(tuple(added["accept"]), tuple(added["reject"]))
+
+
+class RulesSource:
+    """The routes file, re-read when it changes; a broken edit keeps the last good rules."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._stamp: tuple[int, int] | None = None
+        self._config: Config | None = None
+        self._matcher: Matcher | None = None
+
+    def current(self) -> tuple[Config, Matcher]:
+        """The rules to use now. Raises ConfigError only when no good version was ever read.
+
+        Any failure to re-read the file (a ConfigError, but also an OSError, a RecursionError
+        from absurd nesting, ...) keeps the rules read before, logged once per version of the
+        file rather than at every poll.
+        """
+        try:
+            stat = self.path.stat()
+            stamp: tuple[int, int] | None = (stat.st_mtime_ns, stat.st_size)
+        except (OSError, ValueError):  # ValueError: a NUL byte in the path
+            stamp = None
+        if self._config is None or stamp != self._stamp:
+            try:
+                config = load_config(self.path)
+                matcher = Matcher(config.routes)
+            except Exception as exc:
+                if self._config is None or self._matcher is None:
+                    if isinstance(exc, ConfigError):
+                        raise
+                    raise ConfigError(
+                        f"{self.path}: cannot be read ({type(exc).__name__}: {exc}); "
+                        "fix the routes file and start again"
+                    ) from exc
+                problem = exc if isinstance(exc, ConfigError) else f"{type(exc).__name__}: {exc}"
+                log.error("%s; keeping the rules read before", problem)
+            else:
+                if self._config is not None:
+                    log.info("rules reloaded from %s", self.path)
+                self._config, self._matcher = config, matcher
+            self._stamp = stamp
+        assert self._config is not None and self._matcher is not None
+        return self._config, self._matcher

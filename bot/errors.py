@@ -29,3 +29,11 @@ class ListFormatError(PaperbotError):
 
 class ChatError(PaperbotError):
     """A chat platform refused or failed; the message says which and what to do."""
+
+
+class StorageError(PaperbotError):
+    """The database cannot be opened or written."""
+
+
+class UsageError(PaperbotError):
+    """A command cannot be understood; the message says how to write it."""

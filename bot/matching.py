@@ -1,44 +1,8 @@
-"""Which routes keep which papers, and why.
+"""Which routes keep which papers, and why: plain terms match whole words, case-insensitively.
 
-The rules, as a route author sees them:
-
-* A route applies to a paper only if the paper's categories intersect the route's
-  ``categories`` (with ``primary_only``: only if ``paper.primary_category`` is one of them).
-* ``accept`` and ``reject`` terms are looked for in the route's ``fields`` (any of
-  title, abstract, authors, comment; default title and abstract); ``authors`` terms in the
-  author names only. A paper is kept when an accept or author term matches and no reject
-  term does: reject terms win.
-* Matching ignores case and works on whole words and phrases. A word character is a
-  letter or digit (``str.isalnum``); anything else is a boundary. So ``rag`` matches
-  "RAG-based", "(RAG)" and "RAG." but never "average", "storage" or "ragged". (Only an
-  edge of a term that is a letter or digit needs a boundary: ``c++`` matches in "c++17".)
-* The last word of a term may take a plural ``s`` or ``es``: ``llm`` matches "LLMs",
-  ``large language model`` matches "Large Language Models".
-* A phrase matches across any run of whitespace, line breaks included.
-* A trailing ``*`` is a word-suffix wildcard: ``decod*`` matches "decode", "decoder",
-  "decoding"; the term must still start at a word boundary.
-* A term written ``/.../`` is a regular expression, searched case-insensitively as is
-  (no implicit word boundaries, no plural) in the field's text with whitespace runs
-  folded to single spaces.
-* Terms are normalised first: stripped, lowercased, whitespace runs folded to one space.
-  (Regular expressions are only stripped: lowercasing would turn ``\\S`` into ``\\s``.)
-  Unusable terms raise TermError: empty, no letter or digit, a misplaced ``*``, a control
-  character, a regex that does not compile or that matches empty text.
-
-A ``Match`` carries every reason: one per distinct term and field (its first hit there),
-with the text the paper has there, whitespace folded; reasons are ordered by field (title,
-abstract, authors, comment), then by position.
-
-How it is fast (see bench/matcher.py): the fields of a batch of papers are joined into
-one string, which is mapped character for character onto a "skeleton": ASCII letters and
-digits lowercased, other letters and digits -> ``_WORD``, whitespace -> space, anything
-else -> ``_OTHER``. Every plain term of every route, skeletonised and prefixed with a
-boundary character (space or ``_OTHER``), goes into ONE Aho-Corasick automaton, so hits
-can only start at a word start; one pass finds them all. Python then only looks at hits:
-does the word end there (or take a plural, or the wildcard's rest), and, for terms with
-characters the skeleton blurs (punctuation, non-ASCII letters), is the text really the
-term. A phrase's space matches one whitespace character; the rare field with a run of
-whitespace (the automaton flags it with a two-space key) is folded and scanned again.
+The term rules (words, plurals, phrases, ``decod*``, ``/regex/``) are in docs/terms.md.
+Plain terms go into one Aho-Corasick automaton over a "skeleton" of the text (bench/matcher.py);
+``/regex/`` terms run on RE2, in linear time, with Python's Unicode ``\\w``/``\\d``/``\\b``.
 """
 
 from __future__ import annotations
@@ -46,16 +10,20 @@ from __future__ import annotations
 import codecs
 import re
 import unicodedata
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from re import _constants as _sre  # type: ignore[attr-defined]
+from re import _parser as _sre_parse  # type: ignore[attr-defined]
+from typing import Any
 
 import ahocorasick
+import re2  # type: ignore[import-untyped]
 
 from bot.errors import TermError
 from bot.models import Match, Paper, Reason, Route
 
-__all__ = ["FIELDS", "Matcher", "check_routes"]
+__all__ = ["FIELDS", "Matcher", "check_routes", "check_term"]
 
 FIELDS = ("title", "abstract", "authors", "comment")
 """Every field a term can be looked for in, in the order reasons are listed."""
@@ -122,7 +90,7 @@ class _Term:
 
     text: str  # normalised, as a Reason names it: "llm", "decod*", "/graph ?nets?/"
     body: str  # the words looked for ("decod" for "decod*"); the pattern of a regex
-    regex: re.Pattern[str] | None = None
+    regex: _Regex | None = None
 
     @property
     def end_rule(self) -> int:
@@ -144,13 +112,21 @@ def _parse_term(route: str, role: str, raw: str) -> _Term:
         if not pattern:
             raise error("is an empty regular expression: write a pattern between the slashes")
         try:
-            regex = re.compile(pattern, re.IGNORECASE)
-        except (re.error, OverflowError, RecursionError) as exc:
+            regex = _Regex(pattern)
+        except _Unsupported as exc:
             raise error(
-                f"is not a valid regular expression ({exc}): fix it, or drop the slashes "
-                "to match it as plain text"
+                f"uses {exc}, which paperbot does not run (regular expressions run on RE2, in "
+                "linear time): rewrite it without, or drop the slashes to match plain text"
             ) from None
-        if regex.search("") is not None:
+        except (re.error, re2.error, OverflowError, RecursionError) as exc:
+            problem = exc.args[0] if exc.args else type(exc).__name__
+            if isinstance(problem, bytes):  # RE2's own message
+                problem = problem.decode("utf-8", "replace")
+            raise error(
+                f"is not a valid regular expression ({problem}): fix it, "
+                "or drop the slashes to match it as plain text"
+            ) from None
+        if regex.nullable:
             raise error("matches empty text, so it would match every paper: make it stricter")
         return _Term(text=term, body=pattern, regex=regex)
 
@@ -165,6 +141,186 @@ def _parse_term(route: str, role: str, raw: str) -> _Term:
     if any(unicodedata.category(c) == "Cc" for c in body):
         raise error("contains a control character: remove it")
     return _Term(text=term, body=body)
+
+
+# ---------------------------------------------------------------- regular expressions on RE2
+
+# A /regex/ term is parsed with Python's own parser (so its syntax and meaning are Python's)
+# and written out again for RE2, which runs in time linear in the text. RE2's \w, \d and \s
+# are ASCII-only, so they are spelled out as Unicode classes. RE2 has no Unicode \b at all:
+# for a pattern with \b, the text gets a marker character at each of its word boundaries
+# (found by Python's \b), \b becomes "a marker here", and every other character the pattern
+# consumes may be preceded by one marker. Hit positions are mapped back to the plain text.
+
+_MARK = "\ufdd0"  # a Unicode noncharacter; one in a text is replaced before marking
+_BOUNDARY = re.compile(r"\b")
+_SURROGATES = re.compile("[\ud800-\udfff]")
+_CATEGORIES = {  # (Unicode class body, ASCII class body, negated?)
+    _sre.CATEGORY_WORD: (r"\pL\pN_", "0-9A-Za-z_", False),
+    _sre.CATEGORY_NOT_WORD: (r"\pL\pN_", "0-9A-Za-z_", True),
+    _sre.CATEGORY_DIGIT: (r"\p{Nd}", "0-9", False),
+    _sre.CATEGORY_NOT_DIGIT: (r"\p{Nd}", "0-9", True),
+    _sre.CATEGORY_SPACE: (r"\t-\r\x{1c}-\x{1f}\x{85}\pZ", r"\t-\r ", False),
+    _sre.CATEGORY_NOT_SPACE: (r"\t-\r\x{1c}-\x{1f}\x{85}\pZ", r"\t-\r ", True),
+}
+_UNSUPPORTED = {
+    _sre.GROUPREF: "a backreference",
+    _sre.GROUPREF_EXISTS: "a conditional group",
+    _sre.ASSERT: "a lookahead or lookbehind",
+    _sre.ASSERT_NOT: "a lookahead or lookbehind",
+    _sre.POSSESSIVE_REPEAT: "a possessive repeat",
+    _sre.ATOMIC_GROUP: "an atomic group",
+}
+
+
+class _Unsupported(Exception):
+    """A construct of Python's regular expressions that RE2 cannot run."""
+
+
+def _char(code: int) -> str:
+    char = chr(code)
+    return char if char.isascii() and char.isalnum() else f"\\x{{{code:x}}}"
+
+
+class _Regex:
+    """A Python regular expression, searched case-insensitively by RE2."""
+
+    def __init__(self, pattern: str) -> None:
+        tree = _sre_parse.parse(pattern, re.IGNORECASE)
+        self.marks = _has_boundary(tree)
+        self.nullable = _nullable(tree)
+        options = re2.Options()
+        options.never_capture = True
+        options.log_errors = False
+        flags = tree.state.flags
+        case = "i" if flags & re.IGNORECASE else "-i"
+        self._re2 = re2.compile(f"(?{case}:{self._emit(tree, flags)})", options)
+
+    def search(self, text: str) -> tuple[int, int] | None:
+        """The span of the first match in `text`, or None."""
+        if _MARK in text:
+            text = text.replace(_MARK, "\ufffd")
+        marks: list[int] = []
+        if self.marks:  # markers at the word boundaries; marks[i] = where marker i is
+            marks = [found.start() + i for i, found in enumerate(_BOUNDARY.finditer(text))]
+            text = _BOUNDARY.sub(_MARK, text)
+        try:
+            found = self._re2.search(text)
+        except UnicodeEncodeError:  # a lone surrogate: no feed has one, but never crash
+            found = self._re2.search(_SURROGATES.sub("\ufffd", text))
+        if found is None:
+            return None
+        start, stop = found.span()
+        if marks:
+            start -= bisect_left(marks, start)
+            stop -= bisect_left(marks, stop)
+        return start, stop
+
+    def _emit(self, items: Any, flags: int) -> str:
+        return "".join(self._emit_one(op, av, flags) for op, av in items)
+
+    def _emit_one(self, op: Any, av: Any, flags: int) -> str:
+        mark = f"\\x{{{ord(_MARK):x}}}" if self.marks else ""
+        before = mark + "?" if mark else ""  # a character may follow a word boundary
+        if op in _UNSUPPORTED:
+            raise _Unsupported(_UNSUPPORTED[op])
+        if op == _sre.LITERAL:
+            return before + _char(av)
+        if op == _sre.NOT_LITERAL:
+            return f"{before}[^{_char(av)}{mark}]"
+        if op == _sre.ANY:
+            return f"{before}[^{'' if flags & re.DOTALL else chr(10)}{mark}]"
+        if op == _sre.IN:
+            return before + self._emit_class(av, flags, mark)
+        if op == _sre.BRANCH:
+            return "(?:" + "|".join(self._emit(branch, flags) for branch in av[1]) + ")"
+        if op == _sre.SUBPATTERN:
+            _group, add, remove, items = av
+            inner = (flags | add) & ~remove
+            case = "i" if inner & re.IGNORECASE else "-i"
+            return f"(?{case}:{self._emit(items, inner)})"
+        if op in (_sre.MAX_REPEAT, _sre.MIN_REPEAT):
+            low, high, items = av
+            if high == _sre.MAXREPEAT:
+                count = {0: "*", 1: "+"}.get(low, f"{{{low},}}")
+            else:
+                count = "?" if (low, high) == (0, 1) else f"{{{low},{high}}}"
+            lazy = "?" if op == _sre.MIN_REPEAT else ""
+            return f"(?:{self._emit(items, flags)}){count}{lazy}"
+        if op == _sre.AT:
+            multiline = "m" if flags & re.MULTILINE else "-m"
+            if av in (_sre.AT_BEGINNING, _sre.AT_BEGINNING_LINE):
+                return f"(?{multiline}:^)"
+            if av == _sre.AT_BEGINNING_STRING:
+                return r"\A"
+            if av in (_sre.AT_END, _sre.AT_END_LINE):
+                return f"{before}(?{multiline}:$)"
+            if av == _sre.AT_END_STRING:
+                return before + r"\z"
+            if av == _sre.AT_BOUNDARY:
+                return mark
+            raise _Unsupported(r"\B")
+        raise _Unsupported(f"'{op}'")
+
+    def _emit_class(self, items: Any, flags: int, mark: str) -> str:
+        negate = False
+        body: list[str] = []
+        negated: list[str] = []  # bodies of \W, \D, \S
+        for op, av in items:
+            if op == _sre.NEGATE:
+                negate = True
+            elif op == _sre.LITERAL:
+                body.append(_char(av))
+            elif op == _sre.RANGE:
+                body.append(f"{_char(av[0])}-{_char(av[1])}")
+            elif op == _sre.CATEGORY:
+                unicode, ascii, inverse = _CATEGORIES[av]
+                (negated if inverse else body).append(ascii if flags & re.ASCII else unicode)
+            else:
+                raise _Unsupported(f"'{op}' in a character class")
+        if not negate:
+            parts = [f"[{''.join(body)}]"] if body else []
+            parts += [f"[^{part}{mark}]" for part in negated]
+            return parts[0] if len(parts) == 1 else "(?:" + "|".join(parts) + ")"
+        if not negated:
+            return f"[^{''.join(body)}{mark}]"
+        if len(negated) == 1 and not body:
+            return f"[{negated[0]}]"
+        word = _CATEGORIES[_sre.CATEGORY_WORD][0]
+        under, digit = _char(ord("_")), r"\p{Nd}"
+        if negated == [word] and set(body) <= {under, digit}:  # [^\W_], [^\W\d], [^\W\d_]
+            letters = r"\pL\p{Nl}\p{No}" if digit in body else r"\pL\pN"
+            return f"[{letters}{'' if under in body else '_'}]"
+        raise _Unsupported(r"a negated class with \W, \D or \S and more")
+
+
+def _has_boundary(items: Any) -> bool:
+    """Whether the parsed pattern has a \b anywhere."""
+    for op, av in items:
+        if op == _sre.AT and av == _sre.AT_BOUNDARY:
+            return True
+        if op == _sre.BRANCH and any(_has_boundary(branch) for branch in av[1]):
+            return True
+        if op in (_sre.SUBPATTERN, _sre.MAX_REPEAT, _sre.MIN_REPEAT) and _has_boundary(av[-1]):
+            return True
+    return False
+
+
+def _nullable(items: Any) -> bool:
+    """Whether the parsed pattern can match empty text somewhere."""
+    for op, av in items:
+        if op == _sre.BRANCH:
+            if not any(_nullable(branch) for branch in av[1]):
+                return False
+        elif op == _sre.SUBPATTERN:
+            if not _nullable(av[-1]):
+                return False
+        elif op in (_sre.MAX_REPEAT, _sre.MIN_REPEAT):
+            if av[0] and not _nullable(av[-1]):
+                return False
+        elif op != _sre.AT:
+            return False
+    return True
 
 
 def _route_fields(route: Route) -> frozenset[int]:
@@ -191,6 +347,11 @@ def _route_terms(route: Route) -> Iterator[tuple[_Term, bool, frozenset[int]]]:
         yield _parse_term(route.name, "reject", raw), True, fields
     for raw in route.authors:
         yield _parse_term(route.name, "authors", raw), False, frozenset({_AUTHORS})
+
+
+def check_term(route: str, role: str, raw: str) -> None:
+    """Raise TermError if `raw` cannot be a term of the route's `role` (accept, ...)."""
+    _parse_term(route, role, raw)
 
 
 def check_routes(routes: Sequence[Route]) -> None:
@@ -386,16 +547,15 @@ class Matcher:
         return hits
 
 
-def _first_regex_hit(
-    number: int, parts: list[str], term: str, regex: re.Pattern[str]
-) -> Iterator[_Hit]:
-    """The first non-empty match in the parts of a segment (joined by _SEP), if any."""
+def _first_regex_hit(number: int, parts: list[str], term: str, regex: _Regex) -> Iterator[_Hit]:
+    """The first match in the parts of a segment (joined by _SEP), if any; never empty."""
     offset = 0
     for part in parts:
-        for found in regex.finditer(part):
-            if found.end() > found.start():
-                yield number, offset + found.start(), offset + found.end(), term, found.group()
-                return
+        span = regex.search(part)
+        if span is not None:
+            start, stop = span
+            yield number, offset + start, offset + stop, term, part[start:stop]
+            return
         offset += len(part) + 1
 
 

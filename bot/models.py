@@ -6,6 +6,9 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from enum import StrEnum
 from pathlib import Path
+from typing import Literal
+
+SignalKind = Literal["reaction", "button"]
 
 
 class AnnounceType(StrEnum):
@@ -100,6 +103,10 @@ class VotePolicy:
         """Whether this user's vote counts on this route."""
         return not self.curators or user in self.curators
 
+    def may_decide(self, user: str) -> bool:
+        """Whether this user may use the commands that decide (`add`): curators, when set."""
+        return self.counts(user)
+
     def accepts(self, ups: int, downs: int) -> bool:
         """The accept rule: at least ``accept_at`` ups and more ups than downs."""
         return ups >= self.accept_at and ups > downs
@@ -168,3 +175,230 @@ class Match:
     paper_id: str
     route: str
     reasons: tuple[Reason, ...] = field(default=())
+
+
+# --- statuses: every set of states is one StrEnum (values are what the database holds) ---
+
+
+class FeedStatus(StrEnum):
+    """What one fetch of a feed came to."""
+
+    OK = "ok"
+    QUIET = "quiet"  # a listing with no papers
+    STALE = "stale"  # the previous batch served under a new date
+    NOT_MODIFIED = "not-modified"
+    ERROR = "error"
+
+
+class PostStatus(StrEnum):
+    """Where a (paper, route) match stands on its way to the route's channels."""
+
+    NONE = "none"  # never to be posted (backfill, import)
+    QUEUED = "queued"
+    HELD = "held"  # over the flood limit or backlog of a new channel: `add` posts it
+    POSTED = "posted"
+
+
+class PostState(StrEnum):
+    """A post in one channel: intended (outcome unknown until recorded) or sent."""
+
+    INTENT = "intent"
+    SENT = "sent"
+
+
+# --- what the store keeps ------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Incoming:
+    """A paper as a source delivered it, before it meets the store."""
+
+    paper: Paper
+    listing_date: date | None
+    candidate: bool  # new/cross listings and API finds may be posted; replacements may not
+    source: str
+
+
+@dataclass(frozen=True, slots=True)
+class StoredPaper:
+    paper: Paper
+    listing_date: date | None
+    first_seen: datetime
+    candidate: bool
+    source: str
+
+
+@dataclass(frozen=True, slots=True)
+class FeedRun:
+    """One fetch of one source, whatever came of it."""
+
+    source: str  # e.g. "rss:cs.DC+cs.OS" or "api:cs.DC+cs.OS"
+    started_at: datetime
+    status: str  # a FeedStatus
+    listing_date: date | None = None
+    items: int = 0
+    new_papers: int = 0
+    etag: str | None = None
+    last_modified: str | None = None
+    ids_digest: str | None = None
+    error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    paper_id: str
+    route: str
+    status: str  # an Outcome: accepted | rejected | expired
+    decided_by: str
+    decided_at: datetime
+    reason: str
+    seq: int
+
+
+@dataclass(frozen=True, slots=True)
+class Post:
+    paper_id: str
+    channel: str  # platform:channel-id
+    routes: tuple[str, ...]
+    state: str  # a PostState
+    ref: str | None
+    created_at: datetime
+    sent_at: datetime | None
+    shown: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class StoredVote:
+    paper_id: str
+    user: str
+    value: int
+    cast_by: str
+    channel: str
+    updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class UpsertResult:
+    new_ids: tuple[str, ...]  # papers the store had never seen
+    updated_ids: tuple[str, ...]  # papers whose stored version went up
+
+
+# --- votes and decisions -------------------------------------------------------------
+
+
+class Outcome(StrEnum):
+    """Where a paper stands on a route."""
+
+    ACCEPTED = "accepted"
+    REJECTED = "rejected"
+    PENDING = "pending"
+    EXPIRED = "expired"
+
+
+@dataclass(frozen=True, slots=True)
+class Signal:
+    """One vote event as the core sees it, already translated from the platform."""
+
+    user: str  # platform-prefixed, e.g. "slack:U123" or "discord:4242"
+    value: int  # +1 or -1
+    kind: SignalKind
+    emoji: str | None = None  # the normalized base emoji of a reaction; None for a button
+    added: bool = True  # False: the reaction was removed
+
+    def __post_init__(self) -> None:
+        if not self.user:
+            raise ValueError("A signal needs a user id.")
+        if self.value not in (1, -1):
+            raise ValueError(f"A vote is +1 or -1, got {self.value!r}.")
+        if self.kind == "reaction":
+            if not self.emoji:
+                raise ValueError("A reaction signal needs its emoji.")
+        elif self.kind == "button":
+            if self.emoji is not None:
+                raise ValueError("A button signal has no emoji.")
+            if not self.added:
+                raise ValueError("A button cannot be removed, only overridden.")
+        else:
+            raise ValueError(f"A signal is a 'reaction' or a 'button', got {self.kind!r}.")
+
+
+@dataclass(frozen=True, slots=True)
+class Vote:
+    """A user's current vote on a paper, and what cast it ("reaction:+1", "button")."""
+
+    value: int
+    cast_by: str
+
+    def __post_init__(self) -> None:
+        if self.value not in (1, -1):
+            raise ValueError(f"A vote is +1 or -1, got {self.value!r}.")
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """A decision and why: ``by`` is "votes", "expiry", "final" or the vetoing curator."""
+
+    status: Outcome
+    reason: str
+    by: str
+
+
+# --- what the chats show and send ----------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class PostView:
+    """What a paper's post shows."""
+
+    paper: Paper
+    routes: tuple[str, ...]
+    reasons: tuple[Reason, ...]
+    status: str = "pending"  # pending | accepted | rejected | expired
+    note: str = ""  # e.g. "accepted by votes: 2 up, 0 down"
+    ups: int = 0
+    downs: int = 0
+    final: bool = False  # votes can no longer change it (expired, or decided by hand)
+
+
+@dataclass(frozen=True, slots=True)
+class VoteEvent:
+    """A reaction or button press on a message, as the platform reported it."""
+
+    channel: str  # platform:channel-id
+    message_ref: str
+    signal: Signal
+    from_bot: bool = False  # the bot's own reactions are never votes
+
+
+@dataclass(frozen=True, slots=True)
+class ReplyItem:
+    paper_id: str
+    title: str
+    url: str
+    detail: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """A command's answer; adapters render it their own way."""
+
+    text: str
+    items: tuple[ReplyItem, ...] = ()
+    public: bool = False  # False: only the asker sees it (where the platform can do that)
+    ok: bool = True
+
+    def as_text(self) -> str:
+        lines = [self.text]
+        lines += [
+            f"- {item.title} <{item.url}>" + (f" ({item.detail})" if item.detail else "")
+            for item in self.items
+        ]
+        return "\n".join(lines)
+
+
+@dataclass(frozen=True, slots=True)
+class CommandEvent:
+    channel: str  # platform:channel-id
+    user: str  # platform:user-id
+    text: str  # everything after the command name, e.g. "search kv cache"
+    extra: dict[str, str] = field(default_factory=dict)

@@ -1,53 +1,7 @@
 """The curated markdown paper list: read it, and merge papers into it without disturbing a byte.
 
-Format
-------
-A list is text made of lines; only ``\\n`` ends a line (a ``\\r`` before it is kept as part of
-the line ending, so CRLF files survive)::
-
-    The paper list will be updated automatically, please do not edit.
-
-    ### 2025-03-18
-
-    * [Adaptive Fault Tolerance Mechanisms of Large Language Models ...](https://arxiv.org/abs/2503.12228)
-    * `serving` `MoE` [A tagged paper](http://arxiv.org/abs/2510.01234v1)
-      > **TL;DR**: one sentence.
-
-
-    ### 2025-03-17
-    ...
-
-- **header**: every line before the first ``###`` heading (the warning line, badges, notes),
-  kept verbatim. Entry lines there are read too (with no date) so they are never added twice.
-- **section**: a ``### YYYY-MM-DD`` heading and every line up to the next ``###`` heading,
-  newest first. A ``###`` heading that is not a valid date opens an undated section.
-- **entry**: a list item (``*``, ``-`` or ``+``), optional backtick tags, then a link whose
-  target is an arXiv reference in any form (``abs``/``pdf``/``html``, http or https, ``vN``,
-  ``.pdf``, old-style ids such as ``math.GT/0309136``). Papers are keyed on the base id: no
-  version, no subject class (``math.GT/0309136`` is ``math/0309136``). In the title ``\\``,
-  ``[`` and ``]`` are escaped with a backslash, so a title can never break the link.
-- **note**: a quote line right after an entry (``  > **TL;DR**: ...``, or any indented ``>``
-  line) belongs to that entry.
-- Anything else (blank lines, stray text, other links) is an opaque line. Duplicate entries
-  left by older tools are entries like any other. Parsing never raises.
-
-Merge rules (:func:`merge`)
----------------------------
-- Every byte of the text stays where it was, except the lines of removed papers.
-- A paper already in the text, under any link form, is never added again, nor twice from one
-  ``add``; a paper that is also in ``remove`` is not added (removal wins).
-- A new paper goes into the (first) section of its date, right after that section's last entry
-  and its notes, in the order given. A missing section is created in newest-first position
-  (right above the first section older than it, else below the last dated section) in the
-  shape ``### D``, blank line, entries, two blank lines. Blank lines are added in front of it
-  only where the text has none (one after a header, two after a section); an empty text gets
-  the warning line and a blank line first. New lines use the text's own line ending.
-- Each removed id loses every entry line carrying it and the entries' notes; nothing else.
-- With nothing to add or remove, the output is the input.
-
-A merge scans the text once (one regular expression hopping from line break to line break)
-and splices the new lines in: a 100k-entry list takes about 0.2 s on a small 2-core VM, almost
-all of it the scan (``python -m bench.paperlist``).
+Format and merge rules: docs/list-format.md. Ids are validated by bot.arxiv.ids; a line whose
+link is not a valid arXiv id is opaque text, kept byte for byte. Parsing never raises.
 """
 
 from __future__ import annotations
@@ -58,6 +12,7 @@ from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
+from bot.arxiv.ids import base_id, parse_arxiv_id, valid_new_id
 from bot.errors import ListFormatError
 
 __all__ = [
@@ -85,57 +40,33 @@ ABS_URL = "https://arxiv.org/abs/"
 
 # --- arXiv references -------------------------------------------------------------------------
 
-_REF_RE = re.compile(
-    r"""
-    [ \t]*<?
-    (?P<prefix>
-        (?:https?:)?(?://)?(?:www\.|export\.)?arxiv\.org/(?:abs|pdf|html|format)/
-      | arxiv:
-      | oai:arxiv\.org:
-    )?
-    (?:
-        (?P<new>[0-9]{4}\.[0-9]{4,5})
-      | (?P<archive>[a-z]+(?:-[a-z]+)*)(?:\.[a-z]+(?:-[a-z]+)*)?/(?P<number>[0-9]{7})
-    )
-    (?:v(?P<version>[0-9]+))?
-    (?:\.pdf)?/?
-    (?:[?\#][^\s>]*)?
-    >?[ \t]*
-    """,
-    re.VERBOSE | re.IGNORECASE | re.ASCII,
-)
-
 
 def parse_ref(ref: str, *, bare: bool = True) -> tuple[str, int | None] | None:
     """The base id and version (None when absent) of an arXiv id or link; None if it is neither.
 
-    ``bare=False`` accepts only links and ``arXiv:``/``oai:`` references, not a lone id.
+    The answer is :func:`bot.arxiv.ids.parse_arxiv_id`'s; a markdown link target may also be
+    wrapped in ``<>``. ``bare=False`` accepts only links and ``arXiv:``/``oai:`` references.
     """
-    m = _REF_RE.fullmatch(ref)
-    if m is None or (not bare and m["prefix"] is None):
-        return None
-    base = m["new"] or f"{m['archive'].lower()}/{m['number']}"
-    version = m["version"]
-    return base, (int(version) if version is not None else None)
-
-
-def base_id(ref: str) -> str | None:
-    """``2503.12228`` for ``http://arxiv.org/abs/2503.12228v2``; ``math/0309136`` for
-    ``math.GT/0309136``; None when ``ref`` is not an arXiv id or link."""
-    parsed = parse_ref(ref)
-    return parsed[0] if parsed is not None else None
+    ref = ref.strip(" \t")
+    if ref.startswith("<") and ref.endswith(">"):
+        ref = ref[1:-1]
+    return parse_arxiv_id(ref, bare=bare)
 
 
 def _require_id(ref: str) -> str:
-    found = base_id(ref)
+    found = parse_ref(ref)
     if found is None:
         raise ListFormatError(f"{ref!r} is not an arXiv id or link; pass one like 2503.12228.")
-    return found
+    return found[0]
 
 
 # --- titles -----------------------------------------------------------------------------------
 
-_UNESCAPE_RE = re.compile(r"\\([\\\[\]])")
+# Backslash-escaped in titles: what could end the link (``\\ [ ]``) and what could be read as
+# markup by a renderer (``< > &``: raw HTML, autolinks such as ``<https://...>``, entities).
+_ESCAPED = "\\[]<>&"
+_ESCAPE_TABLE = str.maketrans({c: "\\" + c for c in _ESCAPED})
+_UNESCAPE_RE = re.compile(r"\\([\\\[\]<>&])")
 
 
 def normalize_title(title: str) -> str:
@@ -148,8 +79,9 @@ def normalize_title(title: str) -> str:
 
 
 def escape_title(title: str) -> str:
-    """Backslash-escape ``\\``, ``[`` and ``]`` so the title cannot end the link early."""
-    return title.replace("\\", "\\\\").replace("[", "\\[").replace("]", "\\]")
+    """Backslash-escape ``\\ [ ] < > &``: the title cannot end the link early, and ``<script>``,
+    ``<https://...>`` or ``&lt;`` stay plain text when the list is rendered (still readable)."""
+    return title.translate(_ESCAPE_TABLE)
 
 
 def unescape_title(title: str) -> str:
@@ -347,7 +279,8 @@ def _scan(text: str, *, keep_matches: bool = False) -> _Scan:
     for m in _LINE_RE.finditer("\n" + text):
         kind = m.lastgroup
         if kind == "entry":
-            pid = m["nid"] or _link_id(m["url"])
+            nid = m["nid"]
+            pid = nid if nid is not None and valid_new_id(nid) else _link_id(m["url"])
             if pid is None:  # a list item whose first link is not arXiv: an opaque line
                 last_stop = -1
                 continue
@@ -490,7 +423,7 @@ def _day(value: dt.date) -> dt.date:
 
 
 def merge(text: str, add: Sequence[NewEntry], remove: Collection[str] = ()) -> str:
-    """Add papers to a list and take papers off it, changing nothing else (module docstring).
+    """Add papers to a list and take papers off it, changing nothing else (docs/list-format.md).
 
     Raises ListFormatError when an id in ``add`` or ``remove`` is not an arXiv id or link.
     """

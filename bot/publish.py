@@ -1,18 +1,8 @@
-"""Publishing a route's accepted papers to its markdown list in git.
+"""Publishing a route's accepted papers to its markdown list in git (docs/list-format.md).
 
-One publish:
-1. takes a lock in the repository's git folder, so two publishers never interleave;
-2. fetches the remote (when one is set) and, if it moved on, moves the branch to its tip,
-   carrying any uncommitted hand edits of the list across with a three-way merge;
-3. reads the list from the work tree: a line paperbot published that a person deleted is a
-   person's decision, recorded as "rejected by hand" and never written again;
-4. merges accepted papers in and takes flipped-to-rejected papers out (`bot.paperlist`);
-5. commits only paperbot's change (through a private index, so hand edits and anything a
-   person staged stay as they were), writes the work tree file atomically, and pushes.
-   A rejected push starts again from step 2: never a force push, never a conflict left.
-
-HTTPS remotes get `PAPERBOT_GIT_TOKEN` through an askpass helper that reads it from the
-environment: the token is never in a URL, a file, a log line or an error message.
+One locked round: fetch, move to the remote tip keeping hand edits, merge papers in, commit
+through a private index, push; a rejected push starts again. Git runs with a minimal
+environment, a timeout on every call and the token only through paperbot's own askpass.
 """
 
 from __future__ import annotations
@@ -20,25 +10,48 @@ from __future__ import annotations
 import fcntl
 import logging
 import os
+import signal
+import socketserver
 import subprocess
+import sys
 import tempfile
-from collections.abc import Iterator, Sequence
+import threading
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from bot import paperlist
-from bot.errors import PaperbotError
-from bot.models import ListTarget, Paper, Route
-from storage.store import Incoming, Store
+from bot.errors import ListFormatError, PaperbotError
+from bot.models import Incoming, ListTarget, Paper, Route
+from storage.store import Store
 
 log = logging.getLogger(__name__)
 
-ASKPASS = """#!/bin/sh
-case "$1" in
-  Username*) echo "x-access-token" ;;
-  *) echo "$PAPERBOT_GIT_TOKEN" ;;
-esac
+GIT_TIMEOUT = 60.0  # seconds any one git call (fetch and push too) may take before it is killed
+
+# What git (and the repository's hooks, which inherit git's environment) may see of ours: never
+# chat tokens or PAPERBOT_GIT_TOKEN. The token reaches git only through the askpass below.
+_ENV_KEEP = (
+    *("PATH", "HOME", "TMPDIR", "TZ", "USER", "LOGNAME", "XDG_CONFIG_HOME"),
+    *("GIT_CONFIG_GLOBAL", "GIT_CONFIG_SYSTEM", "GIT_CONFIG_NOSYSTEM"),
+    *("SSH_AUTH_SOCK", "GIT_SSH", "GIT_SSH_COMMAND", "GIT_SSL_CAINFO", "SSL_CERT_FILE"),
+    *("SSL_CERT_DIR", "HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY"),
+    *("all_proxy", "NO_PROXY", "no_proxy"),
+)
+# Put in front of every git command paperbot runs: no credential helper from the user's or the
+# system's config may store (or offer) credentials for paperbot's calls.
+_GIT_OPTIONS = ("-c", "credential.helper=")
+
+# The askpass helper asks paperbot over a socket in a private folder, so the token is never in
+# git's environment (which hooks inherit), a file, a URL or a command line.
+_ASKPASS = """#!{python} -I
+import socket, sys
+with socket.socket(socket.AF_UNIX) as s:
+    s.connect({socket!r})
+    s.sendall((sys.argv[1] if len(sys.argv) > 1 else "").encode() + b"\\n")
+    s.shutdown(socket.SHUT_WR)
+    sys.stdout.write(s.makefile("rb").read().decode())
 """
 
 
@@ -60,24 +73,39 @@ class PublishResult:
         return self.commit is not None
 
 
-class Git:
-    """Runs git in one work tree; scrubs the token from anything it reports."""
+def git_env(author: str = "paperbot <paperbot@localhost>") -> dict[str, str]:
+    """The whole environment a git process of paperbot's gets (askpass added when needed)."""
+    name, _, email = author.partition(" <")
+    env = {key: os.environ[key] for key in _ENV_KEEP if key in os.environ}
+    env.setdefault("PATH", os.defpath)
+    env.update(
+        GIT_TERMINAL_PROMPT="0",
+        GIT_AUTHOR_NAME=name,
+        GIT_AUTHOR_EMAIL=email.rstrip(">"),
+        GIT_COMMITTER_NAME=name,
+        GIT_COMMITTER_EMAIL=email.rstrip(">"),
+        LC_ALL="C",
+    )
+    return env
 
-    def __init__(self, repo: Path, author: str, token: str | None) -> None:
+
+class Git:
+    """Runs git in one work tree with a minimal environment and a timeout on every call;
+    scrubs the token from anything it reports."""
+
+    def __init__(
+        self,
+        repo: Path,
+        author: str,
+        token: str | None,
+        timeout: float = GIT_TIMEOUT,
+        after: Callable[[tuple[str, ...]], None] | None = None,
+    ) -> None:
         self.repo = repo
         self.token = token
-        name, _, email = author.partition(" <")
-        self.env = {
-            **os.environ,
-            "GIT_TERMINAL_PROMPT": "0",
-            "GIT_AUTHOR_NAME": name,
-            "GIT_AUTHOR_EMAIL": email.rstrip(">"),
-            "GIT_COMMITTER_NAME": name,
-            "GIT_COMMITTER_EMAIL": email.rstrip(">"),
-            "LC_ALL": "C",
-        }
-        if token:
-            self.env["PAPERBOT_GIT_TOKEN"] = token
+        self.timeout = timeout
+        self.after = after  # test hook: called after each git process ended
+        self.env = git_env(author)
 
     def run(
         self,
@@ -86,14 +114,31 @@ class Git:
         check: bool = True,
         env: dict[str, str] | None = None,
     ) -> subprocess.CompletedProcess[bytes]:
-        done = subprocess.run(
-            ["git", "-C", str(self.repo), *args],
-            input=input,
-            capture_output=True,
+        argv = ["git", *_GIT_OPTIONS, "-C", str(self.repo), *args]
+        # Its own session, so a timeout kills git with every helper it started (remote-https).
+        proc = subprocess.Popen(
+            argv,
+            stdin=subprocess.PIPE if input is not None else subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
             env={**self.env, **(env or {})},
-            check=False,
-            timeout=120,
+            start_new_session=True,
         )
+        try:
+            stdout, stderr = proc.communicate(input, timeout=self.timeout)
+        except subprocess.TimeoutExpired:
+            _kill_group(proc)
+            raise PublishError(
+                f"git {args[0]} in {self.repo} did not finish within {self.timeout:g} s and was "
+                "stopped; check that the remote answers (paperbot will try again at the next "
+                "publish)"
+            ) from None
+        except BaseException:
+            _kill_group(proc)
+            raise
+        done = subprocess.CompletedProcess(argv, proc.returncode, stdout, stderr)
+        if self.after is not None:
+            self.after(args)
         if check and done.returncode != 0:
             raise PublishError(
                 f"git {args[0]} failed in {self.repo}: {self.scrub(done.stderr)}".rstrip()
@@ -104,7 +149,8 @@ class Git:
         return self.run(*args).stdout.decode().strip()
 
     def scrub(self, raw: bytes) -> str:
-        text = raw.decode(errors="replace").strip()
+        """Git's message on one line, the token (if it ever showed) replaced by ***."""
+        text = " ".join(raw.decode(errors="replace").split())
         if self.token:
             text = text.replace(self.token, "***")
         return text
@@ -117,14 +163,70 @@ class Git:
         if rev is None:
             return None
         done = self.run("show", f"{rev}:{path}", check=False)
-        return done.stdout.decode("utf-8") if done.returncode == 0 else None
+        if done.returncode != 0:
+            return None
+        return _decode(done.stdout, f"{path} in commit {rev[:12]}")
+
+    def blob(self, rev: str, path: str) -> tuple[str, str] | None:
+        """(mode, blob id) of `path` in `rev`'s tree, None when it is not there."""
+        found = self.run("ls-tree", rev, "--", path, check=False).stdout.decode().split()
+        return (found[0], found[2]) if len(found) >= 3 else None
+
+    def staged(self, path: str) -> str | None:
+        """The blob id the real index holds for `path` (stage 0), None when it holds none."""
+        found = self.run("ls-files", "-s", "--", path, check=False).stdout.decode().split()
+        return found[1] if len(found) >= 2 else None
+
+
+def _kill_group(proc: subprocess.Popen[bytes]) -> None:
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        proc.kill()
+    proc.wait()
+    for stream in (proc.stdin, proc.stdout, proc.stderr):
+        if stream is not None:
+            stream.close()
+
+
+def _decode(raw: bytes, what: str) -> str:
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ListFormatError(
+            f"{what} is not UTF-8 text (byte {exc.start} is not); save it as UTF-8 and "
+            "paperbot will publish again"
+        ) from None
+
+
+def _read_list(file: Path) -> str | None:
+    """The list file's exact text (line endings kept), None when there is none."""
+    if file.is_symlink():
+        raise ListFormatError(
+            f"{file} is a symbolic link, which paperbot does not publish through; "
+            "point [routes.list] path at the real file"
+        )
+    try:
+        raw = file.read_bytes()
+    except FileNotFoundError:
+        return None
+    return _decode(raw, str(file))
 
 
 class Publisher:
-    def __init__(self, store: Store, token: str | None = None, attempts: int = 4) -> None:
+    def __init__(
+        self,
+        store: Store,
+        token: str | None = None,
+        attempts: int = 4,
+        git_timeout: float = GIT_TIMEOUT,
+        after_git: Callable[[tuple[str, ...]], None] | None = None,
+    ) -> None:
         self.store = store
         self.token = token
         self.attempts = attempts
+        self.git_timeout = git_timeout
+        self.after_git = after_git  # for tests: called after every git call (crash simulation)
 
     # --- the pure part: what the list should say ----------------------------------------------
 
@@ -187,12 +289,13 @@ class Publisher:
             raise PublishError(
                 f"route '{route.name}' has no [routes.list] table; add repo and path to publish"
             )
-        git = Git(target.repo, target.author, self.token)
+        git = Git(target.repo, target.author, self.token, self.git_timeout, self.after_git)
         if not (target.repo / ".git").exists() and git.run("rev-parse", check=False).returncode:
             raise PublishError(
                 f"{target.repo} is not a git work tree; clone the list's repository there"
             )
         with self._lock(git), self._askpass(git):
+            self._recover(git, target)
             for attempt in range(1, self.attempts + 1):
                 result = self._attempt(route, target, git)
                 if result is not None:
@@ -213,13 +316,22 @@ class Publisher:
                 f"check out {branch} there or set branch in [routes.list]"
             )
         file = target.repo / target.path
+        _read_list(file)  # a symlink or a file that is not UTF-8 stops here, before any change
         head = git.rev("HEAD")
         if target.remote:
             self._sync_with_remote(git, target, head)
             head = git.rev("HEAD")
+        if head is not None:
+            tracked = git.blob(head, target.path)
+            if tracked is not None and tracked[0] != "100644":
+                raise ListFormatError(
+                    f"{target.path} is committed as a symbolic link or an executable "
+                    f"(mode {tracked[0]}), which paperbot does not publish through; commit "
+                    "the list as a regular file"
+                )
 
         committed = git.show(head, target.path)
-        on_disk = file.read_text(encoding="utf-8") if file.exists() else None
+        on_disk = _read_list(file)
         worktree = on_disk if on_disk is not None else committed
         result = PublishResult(route.name)
         if worktree is not None:  # no file anywhere yet: a new list, nothing was deleted
@@ -274,7 +386,7 @@ class Publisher:
         ):
             return  # we are ahead (an earlier push failed): push again as is
         file = target.repo / target.path
-        ours = file.read_text(encoding="utf-8") if file.exists() else None
+        ours = _read_list(file)
         base = git.show(head, target.path)
         theirs = git.show(tip, target.path)
         carried = theirs  # without hand edits the file simply becomes the remote's
@@ -307,17 +419,38 @@ class Publisher:
         commit = (
             git.run("commit-tree", tree, *parents, input=message.encode()).stdout.decode().strip()
         )
+        # Keep the real index's entry in step, unless a person staged something there. A crash
+        # between moving the branch and updating the index is repaired from the journal.
+        staged = git.staged(target.path)
+        old = git.blob(head, target.path) if head else None
+        journal = _journal(git)
+        in_step = staged is None or (old is not None and staged == old[1])
+        if in_step:
+            journal.write_text(f"{target.path}\0{staged or ''}\0{blob_id}\n", encoding="utf-8")
         git.run("update-ref", f"refs/heads/{target.branch}", commit, head or "0" * 40)
-        # keep the real index's entry in step, unless a person staged something there
-        staged = git.run("ls-files", "-s", "--", target.path, check=False).stdout.decode().split()
-        old_blob = (
-            git.run("rev-parse", f"{head}:{target.path}", check=False).stdout.decode().strip()
-            if head
-            else ""
-        )
-        if not staged or staged[1] == old_blob:
+        if in_step:
             git.run("update-index", "--add", "--cacheinfo", f"100644,{blob_id},{target.path}")
+            journal.unlink(missing_ok=True)
         return commit
+
+    def _recover(self, git: Git, target: ListTarget) -> None:
+        """Undo what a publish killed midway left behind: a half-written temp file beside the
+        list, and a real index still holding the list as it was before paperbot's last commit."""
+        file = target.repo / target.path
+        for leftover in file.parent.glob(f".{file.name}.*.tmp"):
+            leftover.unlink(missing_ok=True)
+        journal = _journal(git)
+        try:
+            path, before, after = journal.read_text(encoding="utf-8").rstrip("\n").split("\0")
+        except (FileNotFoundError, ValueError):
+            journal.unlink(missing_ok=True)
+            return
+        head = git.rev("HEAD")
+        now = git.blob(head, path) if head else None
+        if now is not None and now[1] == after and git.staged(path) == (before or None):
+            log.info("%s: bringing the index up to date after an interrupted publish", path)
+            git.run("update-index", "--add", "--cacheinfo", f"100644,{after},{path}")
+        journal.unlink(missing_ok=True)
 
     @contextmanager
     def _lock(self, git: Git) -> Iterator[None]:
@@ -331,18 +464,40 @@ class Publisher:
 
     @contextmanager
     def _askpass(self, git: Git) -> Iterator[None]:
+        """GIT_ASKPASS for the publish: a helper that asks this process over a private socket."""
         if not self.token:
             yield
             return
-        with tempfile.TemporaryDirectory() as tmp:
-            helper = Path(tmp) / "askpass.sh"
-            helper.write_text(ASKPASS, encoding="utf-8")
-            helper.chmod(0o700)
-            git.env["GIT_ASKPASS"] = str(helper)
-            try:
-                yield
-            finally:
-                git.env.pop("GIT_ASKPASS", None)
+        token: str = self.token
+
+        class Answer(socketserver.StreamRequestHandler):
+            def handle(self) -> None:
+                prompt = self.rfile.readline().decode(errors="replace")
+                answer = "x-access-token" if prompt.startswith("Username") else token
+                self.wfile.write(answer.encode() + b"\n")
+
+        with tempfile.TemporaryDirectory(prefix="paperbot-askpass-") as tmp:
+            os.chmod(tmp, 0o700)
+            address = str(Path(tmp) / "socket")
+            with socketserver.UnixStreamServer(address, Answer) as server:
+                serving = threading.Thread(target=server.serve_forever, args=(0.2,), daemon=True)
+                serving.start()
+                helper = Path(tmp) / "askpass"
+                helper.write_text(
+                    _ASKPASS.format(python=sys.executable, socket=address), encoding="utf-8"
+                )
+                helper.chmod(0o700)
+                git.env["GIT_ASKPASS"] = str(helper)
+                try:
+                    yield
+                finally:
+                    git.env.pop("GIT_ASKPASS", None)
+                    server.shutdown()
+                    serving.join()
+
+
+def _journal(git: Git) -> Path:
+    return Path(git.out("rev-parse", "--absolute-git-dir")) / "paperbot-index.journal"
 
 
 def _remote_ref(target: ListTarget) -> str:
@@ -372,17 +527,15 @@ def _three_way(git: Git, ours: str, base: str, theirs: str) -> str:
         paths = []
         for name, text in (("ours", ours), ("base", base), ("theirs", theirs)):
             path = Path(tmp) / name
-            path.write_text(text, encoding="utf-8")
+            path.write_bytes(text.encode("utf-8"))  # bytes: line endings stay as they are
             paths.append(str(path))
-        done = subprocess.run(
-            ["git", "merge-file", "-p", *paths], capture_output=True, check=False, timeout=60
-        )
+        done = git.run("merge-file", "-p", *paths, check=False)
     if done.returncode != 0:
         raise PublishError(
             "the list has uncommitted hand edits that conflict with changes on the remote; "
             "commit or undo the hand edits, then publish again"
         )
-    return done.stdout.decode("utf-8")
+    return _decode(done.stdout, "the merged list")
 
 
 def _write_atomically(path: Path, text: str) -> None:

@@ -1,33 +1,7 @@
-"""When paperbot polls, and the guarded APScheduler 3.x jobs that do it.
+"""When paperbot polls: crontab expressions with crontab's meaning on APScheduler 3.x.
 
-Crontab expressions mean what crontab says. APScheduler 3.x reads them differently in two
-places, so :func:`crontab_trigger` translates each field itself instead of calling
-``CronTrigger.from_crontab``:
-
-- day-of-week numbers: crontab counts 0 (or 7) = Sunday, 1 = Monday ... 6 = Saturday;
-  APScheduler 3.x counts Monday = 0, so ``from_crontab("0 20 * * 0-4")`` fires Monday to Friday.
-  Days are handed to APScheduler as explicit name lists (``sun,mon,tue,wed,thu``);
-- ranges that wrap the week (``sun-thu``, ``5-1``) are fine here; APScheduler raises on them.
-
-Day-of-month and day-of-week both restricted (neither starting with ``*``) means "either" in
-crontab and "both" in APScheduler: such an expression is refused; write two expressions.
-
-Fire times come from the trigger, never from waiting: :func:`next_fire` asks
-``trigger.get_next_fire_time(None, after + 1 µs)``. Its other form, ``(previous, now)``, starts
-from ``min(now, previous + 1 µs)``, so a wall-clock ``now`` earlier than ``previous`` answers
-the wrong question, and a UTC ``previous`` in the repeated autumn hour returns ``previous``
-itself (an aware comparison across zones is never equal inside a fold), so a loop never ends.
-Results are aware UTC datetimes: two datetimes in the same zone subtract and compare by wall
-clock, which is wrong across a DST change.
-
-At DST changes, APScheduler 3.11 (as tested): of the wall times in the spring-forward gap, at
-most the first fires, an hour late (02:30 -> 03:30 EDT), and the rest are skipped; a wall time
-in the repeated autumn hour fires twice (EDT, then EST). The default poll schedule does not
-care: New York changes clocks at 02:00 on Sundays, when there is no listing.
-
-Jobs are added through :func:`add_job`: coalesced, one instance at a time, and wrapped by
-:func:`guarded` so an exception is logged and the scheduler carries on, while
-``asyncio.CancelledError`` passes through.
+Fire times come from the triggers, never from waiting; jobs are coalesced and guarded.
+Day-of-week numbering, wrapping ranges, DST behaviour: docs/scheduling.md.
 """
 
 from __future__ import annotations
@@ -39,7 +13,7 @@ import logging
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from apscheduler.job import Job
@@ -47,6 +21,10 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.combining import OrTrigger
 from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.interval import IntervalTrigger
+
+if TYPE_CHECKING:
+    from bot.app import App
 
 log = logging.getLogger(__name__)
 
@@ -322,3 +300,93 @@ def add_job(
         misfire_grace_time=misfire_grace_time,
         replace_existing=True,
     )
+
+
+# --- the bot's jobs ------------------------------------------------------------------------
+
+LISTING_CHECK = "0 3 * * mon-fri"  # US Eastern: well after the midnight rebuild's poll window
+Wrap = Callable[[str, JobFunc], JobFunc]  # e.g. the runner's in-flight tracking
+
+
+def register_jobs(
+    scheduler: AsyncIOScheduler,
+    app: App,
+    *,
+    poll: JobFunc,
+    poll_trigger: BaseTrigger,
+    publish_interval: float,
+    wrap: Wrap,
+) -> DigestJobs:
+    """Every job `paperbot run` schedules: poll, post, publish, expire, listings, digests.
+
+    Digest jobs follow the routes file: after each poll they are added, changed or removed.
+    """
+    digests = DigestJobs(scheduler, app, wrap)
+
+    async def poll_then_follow_routes() -> None:
+        try:
+            await poll()
+        finally:
+            digests.sync()
+
+    jobs: list[tuple[str, str, JobFunc, BaseTrigger]] = [
+        ("poll", "poll", poll_then_follow_routes, poll_trigger),
+        ("post", "post queued papers", app.poster.post_queued, IntervalTrigger(seconds=60)),
+        (
+            "publish",
+            "publish the lists",
+            app.decisions.publish_due,
+            IntervalTrigger(seconds=max(1.0, publish_interval)),
+        ),
+        (
+            "expire",
+            "expire undecided papers",
+            app.decisions.expire_due,
+            IntervalTrigger(minutes=30),
+        ),
+        (
+            "listings",
+            "missed-listing check",
+            app.digests.check_listings,
+            crontab_trigger(LISTING_CHECK, "America/New_York"),
+        ),
+    ]
+    for job_id, name, func, trigger in jobs:
+        add_job(scheduler, wrap(job_id, func), trigger, id=job_id, name=name)
+    digests.sync()
+    return digests
+
+
+class DigestJobs:
+    """One job per route with a `[routes.digest]`, kept in step with the routes file."""
+
+    def __init__(self, scheduler: AsyncIOScheduler, app: App, wrap: Wrap) -> None:
+        self.scheduler = scheduler
+        self.app = app
+        self.wrap = wrap
+        self.scheduled: dict[str, tuple[str, str]] = {}  # route -> (cron, timezone)
+
+    def sync(self) -> None:
+        wanted = {
+            r.name: (r.digest.cron, r.digest.timezone)
+            for r in self.app.channels.routes()
+            if r.digest is not None
+        }
+        for name in set(self.scheduled) - set(wanted):
+            self.scheduler.remove_job(f"digest:{name}")
+            log.info("digest of %s removed", name)
+        for name, (cron, timezone) in wanted.items():
+            if self.scheduled.get(name) == (cron, timezone):
+                continue
+            send = functools.partial(self.app.digests.send_digest, name)
+            job_id = f"digest:{name}"
+            add_job(
+                self.scheduler,
+                self.wrap(job_id, send),
+                crontab_trigger(cron, timezone),
+                id=job_id,
+                name=f"digest of {name}",
+            )
+            if name in self.scheduled:
+                log.info("digest of %s now at '%s' (%s)", name, cron, timezone)
+        self.scheduled = wanted

@@ -158,3 +158,27 @@ def _posts_votes(db: sqlite_utils.Database) -> None:
         """
     )
     db.execute("insert into papers_fts (papers_fts) values ('rebuild')")
+
+
+@MIGRATIONS(name="0004_votes_per_post")
+def _votes_per_post(db: sqlite_utils.Database) -> None:
+    # A vote belongs to the post (channel) it was cast on: it counts for that post's routes.
+    db.execute(
+        """
+        create table votes_by_post (
+            paper_id text not null,
+            user text not null,           -- platform:user-id
+            channel text not null,        -- the post's channel, platform:channel-id
+            value integer not null,       -- +1 or -1
+            cast_by text not null,        -- reaction:<emoji> | button
+            updated_at text not null,
+            primary key (paper_id, channel, user)
+        )
+        """
+    )
+    db.execute(
+        "insert into votes_by_post (paper_id, user, channel, value, cast_by, updated_at)"
+        " select paper_id, user, channel, value, cast_by, updated_at from votes"
+    )
+    db.execute("drop table votes")
+    db.execute("alter table votes_by_post rename to votes")

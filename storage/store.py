@@ -1,16 +1,19 @@
 """The one class that talks to SQLite. No SQL lives anywhere else.
 
 Idempotency is in the schema: papers are keyed by base id, matches by (paper, route), so a
-re-poll of the same feed changes nothing. Every multi-row change runs in `db.atomic()`.
-"""
+re-poll of the same feed changes nothing. Every multi-statement change runs in `atomic()`:
+BEGIN IMMEDIATE, which waits out other writers (up to the busy timeout) instead of failing."""
 
 from __future__ import annotations
 
 import json
+import os
+import random
 import sqlite3
+import tempfile
+import time
 from collections.abc import Iterable, Iterator, Sequence
-from contextlib import AbstractContextManager
-from dataclasses import dataclass
+from contextlib import AbstractContextManager, contextmanager, suppress
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
@@ -18,90 +21,27 @@ from typing import Any
 import sqlite_utils
 
 from bot.clock import Clock
-from bot.errors import PaperbotError
-from bot.models import Match, Paper, Reason
+from bot.errors import StorageError
+from bot.models import (
+    Decision,
+    FeedRun,
+    Incoming,
+    Match,
+    Paper,
+    Post,
+    Reason,
+    StoredPaper,
+    StoredVote,
+    UpsertResult,
+)
 from storage.migrations import MIGRATIONS
 
-
-class StorageError(PaperbotError):
-    """The database cannot be opened or written."""
-
-
-@dataclass(frozen=True, slots=True)
-class Incoming:
-    """A paper as a source delivered it, before it meets the store."""
-
-    paper: Paper
-    listing_date: date | None
-    candidate: bool  # new/cross listings and API finds may be posted; replacements may not
-    source: str
-
-
-@dataclass(frozen=True, slots=True)
-class StoredPaper:
-    paper: Paper
-    listing_date: date | None
-    first_seen: datetime
-    candidate: bool
-    source: str
-
-
-@dataclass(frozen=True, slots=True)
-class FeedRun:
-    """One fetch of one source, whatever came of it."""
-
-    source: str  # e.g. "rss:cs.DC+cs.OS" or "api:cs.DC+cs.OS"
-    started_at: datetime
-    status: str  # ok | quiet | stale | not-modified | error
-    listing_date: date | None = None
-    items: int = 0
-    new_papers: int = 0
-    etag: str | None = None
-    last_modified: str | None = None
-    ids_digest: str | None = None
-    error: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Decision:
-    paper_id: str
-    route: str
-    status: str  # accepted | rejected | expired
-    decided_by: str
-    decided_at: datetime
-    reason: str
-    seq: int
-
-
-@dataclass(frozen=True, slots=True)
-class Post:
-    paper_id: str
-    channel: str  # platform:channel-id
-    routes: tuple[str, ...]
-    state: str  # intent | sent
-    ref: str | None
-    created_at: datetime
-    sent_at: datetime | None
-    shown: str | None
-
-
-@dataclass(frozen=True, slots=True)
-class StoredVote:
-    paper_id: str
-    user: str
-    value: int
-    cast_by: str
-    channel: str
-    updated_at: datetime
-
-
 POSTABLE_ORIGINS = ("poll", "catch-up", "manual")
+BUSY_TIMEOUT_S = 30.0
 
-
-@dataclass(frozen=True, slots=True)
-class UpsertResult:
-    new_ids: tuple[str, ...]  # papers the store had never seen
-    updated_ids: tuple[str, ...]  # papers whose stored version went up
+# SQLite's primary result codes, as carried by sqlite3.Error.sqlite_errorcode.
+_PERM, _BUSY, _LOCKED, _READONLY, _IOERR, _CORRUPT, _FULL, _CANTOPEN = 3, 5, 6, 8, 10, 11, 13, 14
+_NOTADB = 26
 
 
 class Store:
@@ -110,25 +50,28 @@ class Store:
     def __init__(self, db: sqlite_utils.Database, clock: Clock) -> None:
         self.db = db
         self.clock = clock
-        MIGRATIONS.apply(db)
+        self.path = _filename(db.conn)
+        db.conn.isolation_level = None  # autocommit: transactions are only ours, explicit
+        if MIGRATIONS.pending(db):  # read-only; applied migrations are never taken back
+            with self.atomic():  # re-read under the write lock: another process may have won
+                MIGRATIONS.apply(db)
 
     @classmethod
     def open(cls, path: Path | str, clock: Clock) -> Store:
         """Open (creating if needed) the database file, in WAL mode, migrations applied."""
+        conn: sqlite3.Connection | None = None
         try:
-            conn = sqlite3.connect(str(path), timeout=30, isolation_level=None)
-            db = sqlite_utils.Database(conn)
-            db.execute("PRAGMA busy_timeout = 30000")
+            conn = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT_S, isolation_level=None)
+            conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
             if str(path) != ":memory:":
-                db.enable_wal()
-            db.execute("PRAGMA synchronous = NORMAL")
-            db.execute("PRAGMA foreign_keys = ON")
-            return cls(db, clock)
+                _enable_wal(conn)
+            conn.execute("PRAGMA synchronous = NORMAL")
+            conn.execute("PRAGMA foreign_keys = ON")
+            return cls(sqlite_utils.Database(conn), clock)
         except sqlite3.Error as exc:
-            raise StorageError(
-                f"cannot open the database {path}: {exc}; check PAPERBOT_DB and that its "
-                "folder exists and is writable"
-            ) from exc
+            if conn is not None:
+                conn.close()
+            raise _storage_error(str(path), exc) from exc
 
     def copy_in_memory(self) -> Store:
         """A private in-memory copy: what `--dry-run` works on, so nothing is written."""
@@ -139,17 +82,96 @@ class Store:
     def close(self) -> None:
         self.db.close()
 
-    def backup(self, path: Path) -> None:
-        """A consistent copy of the database, safe while other processes write to it."""
-        target = sqlite3.connect(str(path))
+    def verify(self) -> None:
+        """Prove the database can be written (a write, rolled back) and is sound (quick_check).
+
+        Raises StorageError saying what is wrong and what to do.
+        """
         try:
-            self.db.conn.backup(target)
+            with suppress(_RolledBack), self.atomic():
+                self.db.execute(
+                    "insert into state (key, value) values ('verify', ?)"
+                    " on conflict(key) do update set value = excluded.value",
+                    [_iso(self.clock())],
+                )
+                raise _RolledBack
+            problems = _quick_check(self.db.conn)
+        except sqlite3.Error as exc:
+            raise _storage_error(self.path, exc) from exc
+        if problems:
+            raise _damaged(self.path, problems[0])
+
+    def backup(self, path: Path) -> None:
+        """A checked copy of the database, safe while other processes write to it.
+
+        Written beside `path` and renamed into place once it passes quick_check and holds the
+        same tables and row counts as the source: a failure leaves no file at `path`.
+        """
+        target = Path(path)
+        if target.exists():
+            raise StorageError(f"{target} exists; choose a new file for the backup")
+        src = self.db.conn
+        if src.in_transaction:
+            raise StorageError("a backup cannot be taken inside a transaction; this is a bug")
+        try:
+            fd, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+        except OSError as exc:
+            raise StorageError(
+                f"cannot write a backup in {target.parent}: {exc.strerror}; "
+                "check that the folder exists and is writable"
+            ) from exc
+        os.close(fd)
+        tmp = Path(name)
+        where = self.path  # whose error a failure is: the source's, until the copy is written
+        try:
+            src.execute("BEGIN")  # one snapshot for the check, the counts and the copy
+            try:
+                problems = _quick_check(src)
+                if problems:
+                    raise _damaged(self.path, problems[0], refusing="back up")
+                expected = _table_counts(src)
+                where = str(target)
+                copy = sqlite3.connect(str(tmp), isolation_level=None)
+                try:
+                    src.backup(copy)
+                finally:
+                    copy.close()
+            finally:
+                if src.in_transaction:
+                    src.execute("ROLLBACK")  # it only read
+            copy = sqlite3.connect(str(tmp), isolation_level=None)
+            try:
+                copy.execute("PRAGMA journal_mode = delete")  # one self-contained file
+                problems = _quick_check(copy)
+                got = _table_counts(copy)
+            finally:
+                copy.close()
+            if problems or got != expected:
+                raise StorageError(
+                    f"the backup written to {tmp} did not match {self.path} "
+                    f"({problems[0] if problems else 'different tables or row counts'}); "
+                    "check the disk holding it and try again"
+                )
+            with open(tmp, "rb+") as f:
+                os.fsync(f.fileno())
+            os.replace(tmp, target)
+            _fsync_dir(target.parent)
+        except sqlite3.Error as exc:
+            raise _storage_error(where, exc) from exc
+        except OSError as exc:
+            raise StorageError(
+                f"writing the backup {target} failed: {exc.strerror or exc}; "
+                "check the space and permissions of its folder"
+            ) from exc
         finally:
-            target.close()
+            for leftover in (tmp, *(Path(f"{tmp}{s}") for s in ("-journal", "-wal", "-shm"))):
+                leftover.unlink(missing_ok=True)
 
     def atomic(self) -> AbstractContextManager[object]:
-        """Group several calls into one transaction (nested calls become savepoints)."""
-        return self.db.atomic()
+        """One write transaction: BEGIN IMMEDIATE takes the write lock first, waiting up to the
+        busy timeout for other writers, so no read inside it can go stale. Nested calls become
+        savepoints."""
+        return _immediate(self.db.conn)
 
     # --- papers ------------------------------------------------------------------------------
 
@@ -161,7 +183,7 @@ class Store:
         now = _iso(self.clock())
         new_rows: list[dict[str, Any]] = []
         updates: list[dict[str, Any]] = []
-        with self.db.atomic():
+        with self.atomic():
             known = self._versions([i.paper.id for i in incoming])
             for item in incoming:
                 p = item.paper
@@ -268,19 +290,21 @@ class Store:
     # --- feed runs ---------------------------------------------------------------------------
 
     def record_feed_run(self, run: FeedRun) -> None:
-        self.db.table("feed_runs").insert(
-            {
-                "source": run.source,
-                "started_at": _iso(run.started_at),
-                "status": run.status,
-                "listing_date": _iso_date(run.listing_date),
-                "items": run.items,
-                "new_papers": run.new_papers,
-                "etag": run.etag,
-                "last_modified": run.last_modified,
-                "ids_digest": run.ids_digest,
-                "error": run.error,
-            }
+        self.db.execute(  # one statement: autocommit, waiting for the lock like any write
+            "insert into feed_runs (source, started_at, status, listing_date, items, new_papers,"
+            " etag, last_modified, ids_digest, error) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                run.source,
+                _iso(run.started_at),
+                run.status,
+                _iso_date(run.listing_date),
+                run.items,
+                run.new_papers,
+                run.etag,
+                run.last_modified,
+                run.ids_digest,
+                run.error,
+            ],
         )
 
     def last_feed_run(self, source: str, statuses: Sequence[str] | None = None) -> FeedRun | None:
@@ -314,7 +338,7 @@ class Store:
     def add_matches(self, matches: Sequence[Match], origin: str) -> list[Match]:
         """Record matches; returns those that were not recorded before."""
         now = _iso(self.clock())
-        with self.db.atomic():
+        with self.atomic():
             existing: set[tuple[str, str]] = set()
             for route in {m.route for m in matches}:
                 ids = [m.paper_id for m in matches if m.route == route]
@@ -372,7 +396,7 @@ class Store:
 
     def set_post_status(self, keys: Iterable[tuple[str, str]], status: str) -> None:
         """Set the post status of (paper_id, route) matches."""
-        with self.db.atomic():
+        with self.atomic():
             self.db.conn.executemany(
                 "update matches set post_status = ? where paper_id = ? and route = ?",
                 [(status, pid, route) for pid, route in keys],
@@ -441,30 +465,40 @@ class Store:
 
     # --- votes -------------------------------------------------------------------------------
 
-    def get_vote(self, paper_id: str, user: str) -> StoredVote | None:
+    def get_vote(self, paper_id: str, user: str, channel: str) -> StoredVote | None:
         rows = list(
-            self.db.query("select * from votes where paper_id = ? and user = ?", [paper_id, user])
+            self.db.query(
+                "select * from votes where paper_id = ? and channel = ? and user = ?",
+                [paper_id, channel, user],
+            )
         )
         return _vote(rows[0]) if rows else None
 
     def set_vote(
         self, paper_id: str, user: str, value: int | None, cast_by: str, channel: str
     ) -> None:
-        """Store a user's current vote; `None` withdraws it."""
+        """Store a user's current vote on the paper's post in `channel`; `None` withdraws it."""
         if value is None:
-            self.db.execute("delete from votes where paper_id = ? and user = ?", [paper_id, user])
+            self.db.execute(
+                "delete from votes where paper_id = ? and channel = ? and user = ?",
+                [paper_id, channel, user],
+            )
             return
         self.db.execute(
             "insert into votes (paper_id, user, value, cast_by, channel, updated_at)"
-            " values (?, ?, ?, ?, ?, ?) on conflict(paper_id, user) do update set"
-            " value = excluded.value, cast_by = excluded.cast_by, channel = excluded.channel,"
+            " values (?, ?, ?, ?, ?, ?) on conflict(paper_id, channel, user) do update set"
+            " value = excluded.value, cast_by = excluded.cast_by,"
             " updated_at = excluded.updated_at",
             [paper_id, user, value, cast_by, channel, _iso(self.clock())],
         )
 
-    def votes_for(self, paper_id: str) -> list[StoredVote]:
-        rows = self.db.query("select * from votes where paper_id = ? order by user", [paper_id])
-        return [_vote(r) for r in rows]
+    def votes_for(self, paper_id: str, channels: Sequence[str] | None = None) -> list[StoredVote]:
+        """The paper's votes, on every post or only on the posts in `channels`."""
+        sql, params = "select * from votes where paper_id = ?", [paper_id]
+        if channels is not None:
+            sql += f" and channel in ({','.join('?' * len(channels))})"
+            params += list(channels)
+        return [_vote(r) for r in self.db.query(sql + " order by user, channel", params)]
 
     def top_voters(self, limit: int = 5) -> list[tuple[str, int]]:
         rows = self.db.query(
@@ -565,7 +599,7 @@ class Store:
     ) -> Decision | None:
         """Record a decision; returns it, or None when the paper already had that status."""
         now = _iso(self.clock())
-        with self.db.atomic():
+        with self.atomic():
             current = self.decision(paper_id, route)
             if current is not None and current.status == status:
                 return None
@@ -615,7 +649,7 @@ class Store:
 
     def set_listed(self, route: str, added: Iterable[str], removed: Iterable[str]) -> None:
         now = _iso(self.clock())
-        with self.db.atomic():
+        with self.atomic():
             self.db.conn.executemany(
                 "insert or ignore into list_lines (route, paper_id, since) values (?, ?, ?)",
                 [(route, pid, now) for pid in added],
@@ -625,24 +659,187 @@ class Store:
                 [(route, pid) for pid in removed],
             )
 
-    # --- small state -------------------------------------------------------------------------
+    # --- small state: one typed pair of methods per kind, keys spelt only here ----------------
 
-    def get_state(self, key: str) -> str | None:
+    def _get_state(self, key: str) -> str | None:
         rows = list(self.db.query("select value from state where key = ?", [key]))
         return str(rows[0]["value"]) if rows else None
 
-    def set_state(self, key: str, value: str) -> None:
+    def _set_state(self, key: str, value: str) -> None:
         self.db.execute(
             "insert into state (key, value) values (?, ?) "
             "on conflict(key) do update set value = excluded.value",
             [key, value],
         )
 
-    def delete_state(self, key: str) -> None:
-        self.db.execute("delete from state where key = ?", [key])
+    def mark_unpublished(self, route: str) -> None:
+        """The route's decisions changed: its list needs a publish."""
+        self._set_state(f"unpublished:{route}", _iso(self.clock()) or "")
+
+    def unpublished_mark(self, route: str) -> str | None:
+        """When the route's decisions last changed unpublished (None: the list is current)."""
+        return self._get_state(f"unpublished:{route}")
+
+    def clear_unpublished(self, route: str, mark: str) -> None:
+        """Published up to `mark`: cleared unless a decision came in meanwhile."""
+        self.db.execute(
+            "delete from state where key = ? and value = ?", [f"unpublished:{route}", mark]
+        )
+
+    def last_digest(self, route: str) -> datetime | None:
+        return _dt(self._get_state(f"digest:{route}"))
+
+    def set_last_digest(self, route: str, at: datetime) -> None:
+        self._set_state(f"digest:{route}", at.isoformat())
+
+    def notice_sent(self, route: str, day: date) -> bool:
+        """Whether the missed-listing notice of this route and day went out."""
+        return self._get_state(f"notice:{route}:{day.isoformat()}") is not None
+
+    def record_notice(self, route: str, day: date) -> None:
+        self._set_state(f"notice:{route}:{day.isoformat()}", _iso(self.clock()) or "")
+
+    def covered_until(self, source: str) -> date | None:
+        """The newest listing day a feed source is known complete up to."""
+        value = self._get_state(f"covered:{source}")
+        return date.fromisoformat(value) if value else None
+
+    def set_covered_until(self, source: str, day: date) -> None:
+        self._set_state(f"covered:{source}", day.isoformat())
+
+    def backfill_resume(self, key: str) -> int:
+        """Where an interrupted backfill of `key` resumes (an API result offset)."""
+        return int(self._get_state(f"backfill:{key}") or 0)
+
+    def set_backfill_resume(self, key: str, start: int) -> None:
+        self._set_state(f"backfill:{key}", str(start))
+
+    def clear_backfill_resume(self, key: str) -> None:
+        self.db.execute("delete from state where key = ?", [f"backfill:{key}"])
 
 
-# --- row <-> model -----------------------------------------------------------------------------
+class _RolledBack(Exception):
+    """Raised inside a transaction only to roll it back."""
+
+
+_savepoints = iter(range(1, 1 << 62))
+
+
+@contextmanager
+def _immediate(conn: sqlite3.Connection) -> Iterator[None]:
+    if conn.in_transaction:
+        name = f"paperbot_{next(_savepoints)}"
+        conn.execute(f"SAVEPOINT {name}")
+        try:
+            yield
+        except BaseException:
+            if conn.in_transaction:  # an error may already have ended the transaction
+                conn.execute(f"ROLLBACK TO {name}")
+                conn.execute(f"RELEASE {name}")
+            raise
+        conn.execute(f"RELEASE {name}")
+        return
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+        conn.execute("COMMIT")
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
+
+
+def _enable_wal(conn: sqlite3.Connection) -> None:
+    """Switch to WAL. The switch takes its lock without waiting (no busy timeout), so it is
+    retried, with jitter, within the busy timeout while another process holds the file."""
+    deadline = time.monotonic() + BUSY_TIMEOUT_S
+    while True:
+        try:
+            conn.execute("PRAGMA journal_mode = wal")
+            return
+        except sqlite3.OperationalError as exc:
+            if _primary(exc) not in (_BUSY, _LOCKED) or time.monotonic() >= deadline:
+                raise
+        time.sleep(random.uniform(0.005, 0.05))  # noqa: S311 - jitter, not cryptography
+
+
+def _primary(exc: sqlite3.Error) -> int | None:
+    code = getattr(exc, "sqlite_errorcode", None)
+    return code & 0xFF if isinstance(code, int) else None
+
+
+def _storage_error(path: str, exc: sqlite3.Error) -> StorageError:
+    """One sentence naming the real cause of a failed open or write, and what to do."""
+    code = _primary(exc)
+    if code in (_BUSY, _LOCKED):
+        return StorageError(
+            f"the database {path} stayed locked by another process for {BUSY_TIMEOUT_S:.0f} s;"
+            " wait for the other paperbot command to finish, or stop it, and try again"
+        )
+    if code in (_READONLY, _PERM, _CANTOPEN):
+        return StorageError(
+            f"the database {path} cannot be opened for writing ({exc}); check PAPERBOT_DB and"
+            " that the file and its folder exist and are writable by this user"
+        )
+    if code == _FULL:
+        return StorageError(f"the disk holding {path} is full ({exc}); free space and retry")
+    if code in (_CORRUPT, _NOTADB):
+        return _damaged(path, str(exc))
+    if code == _IOERR:
+        return StorageError(
+            f"reading or writing {path} failed ({exc}); check that its disk has free space"
+            " and is healthy, and the file's permissions"
+        )
+    return StorageError(f"the database {path} failed: {exc}; check PAPERBOT_DB and retry")
+
+
+def _damaged(path: str, problem: str, refusing: str | None = None) -> StorageError:
+    start = f"refusing to {refusing} {path}: it" if refusing else f"the database {path}"
+    return StorageError(
+        f"{start} is not a sound SQLite database ({problem}); check PAPERBOT_DB, or move the"
+        " file aside and restore the latest backup"
+    )
+
+
+def _quick_check(conn: sqlite3.Connection) -> list[str]:
+    """What PRAGMA quick_check finds wrong (empty when the database is sound)."""
+    try:
+        rows = [str(r[0]) for r in conn.execute("PRAGMA quick_check")]
+    except sqlite3.DatabaseError as exc:
+        if _primary(exc) in (_CORRUPT, _NOTADB):
+            return [str(exc)]
+        raise
+    return [] if rows == ["ok"] else rows
+
+
+def _table_counts(conn: sqlite3.Connection) -> dict[str, int | None]:
+    """Every table's name with its row count (None for virtual tables, which are not counted:
+    their shadow tables are)."""
+    tables = conn.execute("select name, sql from sqlite_master where type = 'table'").fetchall()
+    counts: dict[str, int | None] = {}
+    for name, sql in tables:
+        virtual = (sql or "").lower().startswith("create virtual")
+        quoted = '"' + name.replace('"', '""') + '"'
+        counts[name] = (
+            None if virtual else conn.execute(f"select count(*) from {quoted}").fetchone()[0]
+        )
+    return counts
+
+
+def _filename(conn: sqlite3.Connection) -> str:
+    for row in conn.execute("PRAGMA database_list"):
+        if row[1] == "main":
+            return str(row[2]) or ":memory:"
+    return ":memory:"
+
+
+def _fsync_dir(folder: Path) -> None:
+    with suppress(OSError):  # not every platform or file system lets a folder be opened
+        fd = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
 
 
 def _chunks(items: list[str], size: int) -> Iterator[list[str]]:

@@ -1,8 +1,13 @@
-"""The arXiv client against a local server: pacing, retries, conditional requests."""
+"""The arXiv client against a local server: pacing, retries, conditional requests, limits."""
 
 from __future__ import annotations
 
 import asyncio
+import gzip
+import json
+import subprocess
+import sys
+import threading
 from datetime import date
 from pathlib import Path
 
@@ -11,8 +16,10 @@ import pytest
 from bot.arxiv.client import ArxivClient, Pacer
 from bot.arxiv.feeds import parse_listing
 from bot.errors import ArxivUnavailable, FeedError
-from tests.fakes.arxiv import Answer, FakeArxiv
+from tests.fakes.arxiv import Answer, FakeArxiv, gzip_bomb, streamed
 from tests.fakes.feeds import Item, rss
+
+ROOT = Path(__file__).resolve().parents[1]
 
 GOOD = rss(date(2026, 11, 24), [Item("2611.00001", "A paper")])
 
@@ -35,6 +42,7 @@ def client(
     timeout: float = 5,
     sleeps: Sleeps | None = None,
     interval: float = 0,
+    max_body: int = 64 * 1024 * 1024,
 ) -> ArxivClient:
     sleep = sleeps or Sleeps()
     return ArxivClient(
@@ -44,6 +52,7 @@ def client(
         retries=retries,
         retry_wait=retry_wait,
         sleep=sleep,
+        max_body=max_body,
     )
 
 
@@ -165,3 +174,129 @@ async def test_one_request_at_a_time_across_pacers(tmp_path: Path, fake_arxiv: F
         )
     first, second = fake_arxiv.requests
     assert second.at - first.at >= 0.2  # the second began only after the first was answered
+
+
+# ---------------------------------------------------------------- hostile bodies
+
+
+async def test_a_gzip_body_is_decompressed(tmp_path: Path, fake_arxiv: FakeArxiv) -> None:
+    fake_arxiv.queue(
+        "/rss/cs.DC", Answer(gzip.compress(GOOD), headers={"Content-Encoding": "gzip"})
+    )
+    async with client(tmp_path) as c:
+        got = await c.get(f"{fake_arxiv.url}/rss/cs.DC", parse_listing)
+    assert got.value is not None and got.value.listings[0].paper.id == "2611.00001"
+    assert fake_arxiv.requests[0].headers["Accept-Encoding"] == "gzip"
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        streamed(3 * 1024 * 1024),
+        streamed(3 * 1024 * 1024, chunked=True),
+        gzip_bomb(3 * 1024 * 1024),
+    ],
+    ids=["content-length", "chunked", "gzip-bomb"],
+)
+async def test_a_body_over_the_cap_is_refused_once(
+    tmp_path: Path, fake_arxiv: FakeArxiv, answer: Answer
+) -> None:
+    fake_arxiv.queue("/rss/cs.DC", answer)
+    async with client(tmp_path, max_body=1024 * 1024) as c:
+        with pytest.raises(FeedError, match=r"larger than ARXIV_MAX_BODY \(1048576 bytes\)"):
+            await c.get(f"{fake_arxiv.url}/rss/cs.DC", parse_listing)
+    assert len(fake_arxiv.requests) == 1  # not retried: it would only be as large again
+
+
+async def test_a_body_just_under_the_cap_is_read(tmp_path: Path, fake_arxiv: FakeArxiv) -> None:
+    body = gzip.compress(GOOD)
+    fake_arxiv.queue("/rss/cs.DC", Answer(body, headers={"Content-Encoding": "gzip"}))
+    async with client(tmp_path, max_body=len(GOOD)) as c:
+        got = await c.get(f"{fake_arxiv.url}/rss/cs.DC", parse_listing)
+    assert got.value is not None
+
+
+async def test_a_corrupt_gzip_body_is_retried(tmp_path: Path, fake_arxiv: FakeArxiv) -> None:
+    fake_arxiv.queue(
+        "/rss/cs.DC",
+        Answer(b"\x1f\x8b not gzip at all", headers={"Content-Encoding": "gzip"}),
+        Answer(GOOD),
+    )
+    async with client(tmp_path) as c:
+        got = await c.get(f"{fake_arxiv.url}/rss/cs.DC", parse_listing)
+    assert got.value is not None and len(fake_arxiv.requests) == 2
+
+
+MEMORY_SCRIPT = """
+import asyncio, json, resource, sys, tempfile
+from pathlib import Path
+from bot.arxiv.client import ArxivClient, Pacer
+from bot.arxiv.feeds import parse_listing
+from bot.errors import FeedError
+from tests.fakes.arxiv import FakeArxiv, gzip_bomb, streamed
+
+def peak_mb():
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+async def fetch(url, tmp):
+    async def no_wait(_):
+        return None
+    client = ArxivClient(pacer=Pacer(Path(tmp) / "pace.lock", 0, sleep=no_wait),
+                         user_agent="t", timeout=60, retries=0, retry_wait=0, sleep=no_wait)
+    async with client:
+        try:
+            await client.get(url, parse_listing)
+        except FeedError as exc:
+            return str(exc)
+    return "accepted"
+
+fake = FakeArxiv().start()
+fake.serve("/huge", streamed(300 * 1024 * 1024, chunked=True))
+bomb = gzip_bomb(200 * 1024 * 1024)
+fake.serve("/bomb", bomb)
+with tempfile.TemporaryDirectory() as tmp:
+    before = peak_mb()
+    huge = asyncio.run(fetch(fake.url + "/huge", tmp))
+    bomb_says = asyncio.run(fetch(fake.url + "/bomb", tmp))
+    after = peak_mb()
+fake.stop()
+print(json.dumps({"growth_mb": after - before, "bomb_kb": len(bomb.body) / 1024,
+                  "huge": huge, "bomb": bomb_says}))
+"""
+
+
+def test_huge_bodies_and_gzip_bombs_stay_out_of_memory() -> None:
+    """300 MB streamed and a ~200 KB gzip of 200 MB, at the default 64 MB cap: both refused,
+    and the process's peak memory grows by well under 100 MB (it was 1.8 GB and 1.26 GB)."""
+    run = subprocess.run(
+        [sys.executable, "-c", MEMORY_SCRIPT],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=True,
+    )
+    result = json.loads(run.stdout.strip().splitlines()[-1])
+    assert result["bomb_kb"] < 300
+    assert "larger than ARXIV_MAX_BODY" in result["huge"]
+    assert "larger than ARXIV_MAX_BODY" in result["bomb"]
+    assert result["growth_mb"] < 100, result
+
+
+# ---------------------------------------------------------------- parsing off the event loop
+
+
+async def test_parsing_runs_in_a_worker_thread(tmp_path: Path, fake_arxiv: FakeArxiv) -> None:
+    """A 2000-item listing takes feedparser ~0.6 s: on the loop, votes would wait that long."""
+    fake_arxiv.queue("/rss/cs.DC", Answer(GOOD))
+    loop_thread = threading.get_ident()
+    parsed_in: list[int] = []
+
+    def parse(body: bytes) -> object:
+        parsed_in.append(threading.get_ident())
+        return parse_listing(body)
+
+    async with client(tmp_path) as c:
+        got = await c.get(f"{fake_arxiv.url}/rss/cs.DC", parse)
+    assert got.value is not None
+    assert parsed_in and loop_thread not in parsed_in

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.arxiv.ids import base_id, parse_arxiv_id
+from bot.arxiv.ids import base_id, parse_arxiv_id, valid_new_id
 
 
 @pytest.mark.parametrize(
@@ -158,3 +158,42 @@ def test_round_trip(base: str, version: int | None, form: str) -> None:
     text = form.format(base + (f"v{version}" if version else ""))
     assert parse_arxiv_id(text) == (base, version)
     assert base_id(text) == base
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("2503.12228", None),
+        ("cs/0112017", None),
+        ("arXiv:2503.12228v2", ("2503.12228", 2)),
+        ("oai:arXiv.org:cs/0112017", ("cs/0112017", None)),
+        ("https://arxiv.org/abs/2503.12228", ("2503.12228", None)),
+        ("arxiv.org/pdf/cs/0112017v1.pdf", ("cs/0112017", 1)),
+        ("https://arxiv.org/abs/2513.12228", None),
+    ],
+)
+def test_links_only(text: str, expected: tuple[str, int | None] | None) -> None:
+    assert parse_arxiv_id(text, bare=False) == expected
+
+
+@pytest.mark.parametrize(
+    ("base", "valid"),
+    [
+        ("2503.12228", True),
+        ("0704.0001", True),
+        ("1412.9999", True),
+        ("1501.00001", True),
+        ("0703.1234", False),
+        ("2513.12228", False),
+        ("2500.12228", False),
+        ("1412.12345", False),
+        ("1501.0001", False),
+        ("2503-12228", False),
+        ("2503.1222x", False),
+        ("2503.\u0661\u0662\u0662\u0662\u0668", False),
+        ("", False),
+    ],
+)
+def test_valid_new_id_is_the_rule_parse_arxiv_id_uses(base: str, valid: bool) -> None:
+    assert valid_new_id(base) is valid
+    assert (parse_arxiv_id(base) is not None) is valid

@@ -195,3 +195,129 @@ def test_secrets_never_show_in_the_settings_repr(monkeypatch: pytest.MonkeyPatch
     assert "xoxb-very-secret" not in repr(settings)
     assert settings.slack_bot_token is not None
     assert settings.slack_bot_token.get_secret_value() == "xoxb-very-secret"
+
+
+# ---------------------------------------------------------------- hostile and absurd values
+
+
+@pytest.mark.parametrize(
+    ("extra", "expected"),
+    [
+        ("[routes.votes]\nexpire_days = 3000000\n", r"line 8: routes\.0\.votes\.expire_days"),
+        ("[routes.votes]\naccept_at = 1001\n", r"line 8: routes\.0\.votes\.accept_at"),
+        ("[routes.votes]\nreject_at = 5000\n", r"line 8: routes\.0\.votes\.reject_at"),
+        ("max_posts_per_poll = 100000\n", r"line 7: routes\.0\.max_posts_per_poll"),
+        ("[routes.votes]\ncurators = ['U123']\n", r"line 8: .*'U123'.*'slack:U123'"),
+        ("[routes.votes]\ncurators = ['slack U1']\n", r"line 8: .*'slack U1'"),
+    ],
+    ids=["expire-days", "accept-at", "reject-at", "max-posts", "bare-curator", "no-colon"],
+)
+def test_values_out_of_range_are_refused_with_their_line(
+    tmp_path: Path, extra: str, expected: str
+) -> None:
+    path = tmp_path / "paperbot.toml"
+    path.write_text(ROUTES_TOML + extra, encoding="utf-8")
+    with pytest.raises(ConfigError, match=expected) as caught:
+        load_config(path)
+    assert str(path) in str(caught.value)
+
+
+def test_prefixed_curators_load(tmp_path: Path) -> None:
+    path = tmp_path / "paperbot.toml"
+    path.write_text(
+        ROUTES_TOML + "[routes.votes]\ncurators = ['slack:U123', 'discord:123']\n",
+        encoding="utf-8",
+    )
+    assert load_config(path).routes[0].votes.curators == {"slack:U123", "discord:123"}
+
+
+@pytest.mark.parametrize(
+    ("term", "problem"),
+    [
+        ("/(a)\\\\1/", "a backreference"),
+        ("/(?=x)llm/", "a lookahead or lookbehind"),
+        ("/(?<!x)llm/", "a lookahead or lookbehind"),
+        ("/x{5000}/", "not a valid regular expression"),
+    ],
+)
+def test_a_regex_re2_cannot_run_is_refused_with_file_and_line(
+    tmp_path: Path, term: str, problem: str
+) -> None:
+    path = tmp_path / "paperbot.toml"
+    path.write_text(
+        f'[[routes]]\nname = "x"\ncategories = ["cs.DC"]\naccept = [\n  "llm",\n  "{term}",\n]\n',
+        encoding="utf-8",
+    )
+    with pytest.raises(ConfigError, match=rf"line 6: routes\.0\.accept: .*{problem}") as caught:
+        load_config(path)
+    assert str(path) in str(caught.value)
+
+
+def test_a_repo_path_that_cannot_be_expanded_names_its_line(tmp_path: Path) -> None:
+    path = tmp_path / "paperbot.toml"
+    path.write_text(
+        ROUTES_TOML + "[routes.list]\nrepo = '~no-such-user-here/papers'\npath = 'list.md'\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(ConfigError, match=r"line 8: routes\.0\.list\.repo"):
+        load_config(path)
+
+
+# ---------------------------------------------------------------- re-reading the routes file
+
+
+def _edit(path: Path, data: bytes) -> None:
+    import os
+
+    stamp = path.stat().st_mtime_ns + 10**9  # a new version, even within one clock tick
+    path.write_bytes(data)
+    os.utime(path, ns=(stamp, stamp))
+
+
+@pytest.mark.parametrize(
+    "broken",
+    [
+        ROUTES_TOML.encode() + b"[routes.votes]\nexpire_days = 3000000\n",
+        ROUTES_TOML.encode() + b"x = " + b"[" * 100_000 + b"]" * 100_000 + b"\n",
+        ROUTES_TOML.encode() + b"[routes.list]\nrepo = '~nouser/p'\npath = 'l.md'\n",
+        ROUTES_TOML.encode() + b'[routes.list]\nrepo = "a\\u0000b"\npath = "l.md"\n',
+        ROUTES_TOML.encode() + b"\x00\n",
+        b"\xff\xfe not utf-8",
+        ROUTES_TOML.encode().replace(b'"rag"', b'"/(a)\\\\1/"'),
+    ],
+    ids=["range", "deep-nesting", "nouser", "nul-in-path", "nul-byte", "not-utf8", "backref"],
+)
+def test_a_broken_edit_keeps_the_rules_and_logs_once(
+    tmp_path: Path, broken: bytes, caplog: pytest.LogCaptureFixture
+) -> None:
+    from bot.config import RulesSource
+
+    path = tmp_path / "paperbot.toml"
+    path.write_text(ROUTES_TOML, encoding="utf-8")
+    rules = RulesSource(path)
+    config, matcher = rules.current()
+    _edit(path, broken)
+    for _ in range(3):  # three polls
+        assert rules.current() == (config, matcher)
+    errors = [r for r in caplog.records if r.levelname == "ERROR"]
+    assert len(errors) == 1 and "keeping the rules read before" in errors[0].getMessage()
+
+
+def test_a_routes_file_that_vanishes_keeps_the_rules(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    from bot.config import RulesSource
+
+    path = tmp_path / "paperbot.toml"
+    path.write_text(ROUTES_TOML, encoding="utf-8")
+    rules = RulesSource(path)
+    first = rules.current()
+    path.unlink()
+    assert rules.current() == first and rules.current() == first
+    assert len([r for r in caplog.records if r.levelname == "ERROR"]) == 1
+
+
+def test_arxiv_max_body_is_a_setting(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert load_settings(_env_file=None).arxiv_max_body == 64 * 1024 * 1024
+    monkeypatch.setenv("ARXIV_MAX_BODY", "1000000")
+    assert load_settings(_env_file=None).arxiv_max_body == 1_000_000

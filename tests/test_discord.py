@@ -1,4 +1,4 @@
-"""The Discord adapter: real discord.py against a local fake Discord, a real curator on real
+"""The Discord adapter: real discord.py against a local fake Discord, a real app on real
 SQLite, and a real git repository for the list. Nothing inside discord.py is mocked.
 
 Waits are bounded ("until the fake saw it, at most 10 s"), never sleeps.
@@ -25,7 +25,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bot.chat.base import PostView, Reply, ReplyItem
+from bot.app import App, publish_in_thread, wire
 from bot.chat.discord import (
     ACCEPT_ID,
     EMBED_LIMIT,
@@ -36,18 +36,15 @@ from bot.chat.discord import (
     create_discord,
     fetch_application_id,
     invite_url,
-    is_final,
     render_embed,
     render_reply,
     split_text,
 )
-from bot.config import Settings
-from bot.curator import Curator, post_nonce
+from bot.config import RulesSource, Settings
 from bot.errors import ChatError
-from bot.models import Match, Paper, Reason, Route
-from bot.publish import Publisher, PublishResult
-from bot.service import RulesSource
-from storage.store import Incoming, Store
+from bot.models import Incoming, Match, Outcome, Paper, PostView, Reason, Reply, ReplyItem
+from bot.posting import post_nonce
+from storage.store import Store
 from tests.conftest import FakeClock, env_for, make_settings
 from tests.fakes.discord_api import (
     ALICE,
@@ -117,7 +114,7 @@ class World:
         self.settings = self.make_settings()
         self.chats: list[DiscordChat] = []
         self.chat: DiscordChat | None = None
-        self.curator: Curator | None = None
+        self.app: App | None = None
 
     def make_settings(self, **overrides: object) -> Settings:
         values: dict[str, object] = {
@@ -129,29 +126,22 @@ class World:
         values.update(overrides)
         return make_settings(self.tmp_path, "http://unused", **values)
 
-    def publish(self, route: Route) -> PublishResult:
-        store = Store.open(self.db, self.clock)  # a worker thread gets its own connection
-        try:
-            return Publisher(store).publish(route)
-        finally:
-            store.close()
-
-    async def boot(self, **kwargs: Any) -> Curator:
-        """A fresh bot process: a new discord.py client and a new curator on the same DB."""
+    async def boot(self, **kwargs: Any) -> App:
+        """A fresh bot process: a new discord.py client and a new app on the same DB."""
         fetch = kwargs.pop("fetch", None)
         chat = DiscordChat(self.settings, **kwargs)
-        self.curator = Curator(
+        self.app = wire(
             store=self.store,
             chats={"discord": chat},
             rules=RulesSource(self.config),
             clock=self.clock,
-            publish=self.publish,
-            fetch_paper=fetch,
+            publish=publish_in_thread(self.settings, self.clock),
+            fetch=fetch,
         )
-        await chat.start(self.curator)
+        await chat.start(self.app)
         self.chats.append(chat)
         self.chat = chat
-        return self.curator
+        return self.app
 
     async def stop(self) -> None:
         for chat in self.chats:
@@ -226,7 +216,7 @@ async def answer(fake: FakeDiscord, interaction_id: str) -> tuple[str, bool]:
 async def test_a_new_paper_is_one_message_with_its_embed_buttons_and_nonce(
     world: World, fake: FakeDiscord
 ) -> None:
-    curator = await world.boot()
+    app = await world.boot()
     world.matched(
         PAPER,
         "Serving LLMs   fast\nwith a KV cache",
@@ -235,8 +225,8 @@ async def test_a_new_paper_is_one_message_with_its_embed_buttons_and_nonce(
         categories=("cs.DC", "cs.LG"),
         primary_category="cs.DC",
     )
-    assert await curator.post_queued() == 1
-    assert await curator.post_queued() == 0
+    assert await app.poster.post_queued() == 1
+    assert await app.poster.post_queued() == 0
 
     (message,) = fake.channel_messages()
     assert message["id"] == world.ref()
@@ -248,15 +238,14 @@ async def test_a_new_paper_is_one_message_with_its_embed_buttons_and_nonce(
     assert len(embed["description"]) <= 1500
     assert embed["description"].endswith("…")
     fields = fields_of(message)
-    assert fields["Authors"] == (
-        "Author 0, Author 1, Author 2, Author 3, Author 4, Author 5, Author 6, Author 7 "
-        "et al. (12 authors)"
-    )
-    assert fields["Categories"] == "cs.DC cs.LG"
-    assert fields["Why it matched"] == "• **llm** in title: “LLM”"
+    assert fields["Authors"] == "Author 0, Author 1, Author 2, Author 3, Author 4 et al."
+    assert fields["Categories"] == "cs.DC, cs.LG"
+    assert fields["Why it matched"] == "• 'llm' in title: \"LLM\""
     assert fields["Votes"] == "👍 0 · 👎 0"
-    assert fields["Status"] == "pending"
-    assert embed["footer"]["text"] == f"arXiv:{PAPER} · llm-systems"
+    assert fields["Status"] == "Pending"
+    assert embed["footer"]["text"] == (
+        f"arXiv:{PAPER} · llm-systems · Vote with a 👍/👎 reaction or the buttons."
+    )
     assert button_ids(message) == [ACCEPT_ID, REJECT_ID]
 
     (create,) = fake.seen("POST", f"/channels/{CHANNEL_ID}/messages")
@@ -271,10 +260,10 @@ async def test_a_new_paper_is_one_message_with_its_embed_buttons_and_nonce(
 async def test_a_retried_send_with_the_same_nonce_is_one_message(
     world: World, fake: FakeDiscord
 ) -> None:
-    curator = await world.boot()
+    app = await world.boot()
     assert world.chat is not None
     world.matched(PAPER)
-    view = curator.view(PAPER, CHANNEL)
+    view = app.poster.view(PAPER, CHANNEL)
     assert view is not None
     nonce = post_nonce(PAPER, CHANNEL)
     first = await world.chat.post_paper(CHANNEL_ID, view, nonce)
@@ -286,10 +275,10 @@ async def test_a_retried_send_with_the_same_nonce_is_one_message(
 async def test_a_429_on_message_create_is_waited_out_and_the_post_lands_once(
     world: World, fake: FakeDiscord
 ) -> None:
-    curator = await world.boot()
+    app = await world.boot()
     world.matched(PAPER)
     fake.rate_limit_posts = 1
-    assert await curator.post_queued() == 1
+    assert await app.poster.post_queued() == 1
     assert len(fake.seen("POST", f"/channels/{CHANNEL_ID}/messages")) == 2
     (message,) = fake.channel_messages()
     assert world.ref() == message["id"]
@@ -298,13 +287,13 @@ async def test_a_429_on_message_create_is_waited_out_and_the_post_lands_once(
 async def test_a_send_whose_outcome_was_unknown_is_found_after_a_restart_not_sent_again(
     world: World, fake: FakeDiscord
 ) -> None:
-    curator = await world.boot()
+    app = await world.boot()
     assert world.chat is not None
     world.matched(PAPER)
     world.matched("2611.00002")
     # crash: the intent was recorded and the message went out, but its id never was
     world.store.post_intent(PAPER, CHANNEL, ["llm-systems"])
-    view = curator.view(PAPER, CHANNEL)
+    view = app.poster.view(PAPER, CHANNEL)
     assert view is not None
     sent = await world.chat.post_paper(CHANNEL_ID, view, post_nonce(PAPER, CHANNEL))
     # members talk a lot afterwards: the post is more than one history page back
@@ -313,12 +302,12 @@ async def test_a_send_whose_outcome_was_unknown_is_found_after_a_restart_not_sen
     await world.stop()
     fake.forget_nonces()  # the restart comes later than Discord's nonce memory lasts
 
-    curator = await world.boot()
-    await curator.reconcile()
+    app = await world.boot()
+    await app.poster.reconcile()
     post = world.store.get_post(PAPER, CHANNEL)
     assert post is not None
     assert (post.state, post.ref) == ("sent", sent)
-    await curator.post_queued()
+    await app.poster.post_queued()
     posts = [m for m in fake.channel_messages() if m["embeds"]]
     urls = sorted(embed_of(m)["url"] for m in posts)
     assert urls == [
@@ -342,7 +331,7 @@ async def test_send_text_splits_long_text_and_pings_nobody(world: World, fake: F
 
 
 async def test_a_hostile_paper_still_posts(world: World, fake: FakeDiscord) -> None:
-    curator = await world.boot()
+    app = await world.boot()
     world.matched(
         PAPER,
         "@everyone [click](https://evil.example) **bold** `code` " + "T" * 400,
@@ -350,7 +339,7 @@ async def test_a_hostile_paper_still_posts(world: World, fake: FakeDiscord) -> N
         abstract="<@&123> ||spoiler|| ~~x~~ \\" * 900,
         categories=tuple(f"cs.X{i}" for i in range(200)),
     )
-    assert await curator.post_queued() == 1
+    assert await app.poster.post_queued() == 1
     (message,) = fake.channel_messages()
     assert invalid_message(message) == []
     assert len(embed_of(message)["title"]) <= 256
@@ -362,9 +351,9 @@ async def test_a_hostile_paper_still_posts(world: World, fake: FakeDiscord) -> N
 async def test_reactions_and_buttons_decide_edit_the_post_and_publish_the_list(
     world: World, fake: FakeDiscord
 ) -> None:
-    curator = await world.boot()
+    app = await world.boot()
     world.matched(PAPER, "Serving LLMs")
-    await curator.post_queued()
+    await app.poster.post_queued()
     ref = world.ref()
 
     await fake.react(ref, ALICE, "👍🏽")  # any skin tone
@@ -382,13 +371,13 @@ async def test_reactions_and_buttons_decide_edit_the_post_and_publish_the_list(
         fields = fields_of(message)
         return fields["Votes"] == votes and fields["Status"].startswith(status)
 
-    await until(lambda: shows("👍 2 · 👎 0", "accepted"), "the post showing the acceptance")
+    await until(lambda: shows("👍 2 · 👎 0", "Accepted"), "the post showing the acceptance")
     message = fake.message(ref)
     assert message is not None
     assert embed_of(message)["color"] == discord.Colour.green().value
     assert button_ids(message) == [ACCEPT_ID, REJECT_ID]  # votes may still change it
 
-    (result,) = await curator.publish_due()
+    (result,) = await app.decisions.publish_due()
     assert result.added == [PAPER]
     assert f"https://arxiv.org/abs/{PAPER}" in git(world.repo, "show", "HEAD:papers.md")
     assert "llm-systems" in git(world.repo, "log", "-1", "--format=%B")
@@ -396,27 +385,27 @@ async def test_reactions_and_buttons_decide_edit_the_post_and_publish_the_list(
     # Alice takes her thumb back: pending again, and the post says so
     await fake.react(ref, ALICE, "👍🏽", added=False)
     await until(lambda: world.status() == "pending", "the withdrawn vote")
-    await until(lambda: shows("👍 1 · 👎 0", "pending"), "the post showing pending")
+    await until(lambda: shows("👍 1 · 👎 0", "Pending"), "the post showing pending")
 
 
 async def test_a_final_decision_removes_the_buttons(world: World, fake: FakeDiscord) -> None:
-    curator = await world.boot()
+    app = await world.boot()
     world.matched(PAPER)
-    await curator.post_queued()
-    await curator.decide_by_hand(PAPER, "rejected", "discord:curator")
+    await app.poster.post_queued()
+    await app.decisions.decide_by_hand(PAPER, Outcome.REJECTED, "discord:app")
     message = fake.message(world.ref())
     assert message is not None
     assert message["components"] == []
-    assert fields_of(message)["Status"] == "rejected by discord:curator"
+    assert fields_of(message)["Status"] == "Rejected (by discord:app)"
     assert embed_of(message)["color"] == discord.Colour.red().value
 
 
 async def test_votes_on_a_post_made_before_a_restart_still_count(
     world: World, fake: FakeDiscord
 ) -> None:
-    curator = await world.boot()
+    app = await world.boot()
     world.matched(PAPER)
-    await curator.post_queued()
+    await app.poster.post_queued()
     ref = world.ref()
     await world.stop()
 
@@ -431,9 +420,9 @@ async def test_votes_on_a_post_made_before_a_restart_still_count(
 async def test_the_bots_own_reactions_other_channels_and_redeliveries_change_nothing(
     world: World, fake: FakeDiscord
 ) -> None:
-    curator = await world.boot()
+    app = await world.boot()
     world.matched(PAPER)
-    await curator.post_queued()
+    await app.poster.post_queued()
     ref = world.ref()
     await until(lambda: len(fake.reactions) == 2, "the bot's own 👍 and 👎 (echoed back)")
 
@@ -460,11 +449,11 @@ async def test_the_bots_own_reactions_other_channels_and_redeliveries_change_not
 async def test_every_papers_subcommand_answers_with_the_right_papers(
     world: World, fake: FakeDiscord
 ) -> None:
-    curator = await world.boot()
+    app = await world.boot()
     world.matched("2611.00001", "KV cache compression for LLM serving")
     world.matched("2611.00002", "Speculative decoding for LLMs")
     world.matched("2611.00003", "LLM agents on blockchains")
-    await curator.post_queued()
+    await app.poster.post_queued()
     for user in (ALICE, BOB):
         await fake.react(world.ref("2611.00001"), user, "👍")
         await fake.react(world.ref("2611.00003"), user, "👎")
@@ -604,9 +593,9 @@ async def test_commands_are_synced_to_the_setup_servers_or_globally(
 
 
 async def test_check_channel_says_what_is_missing(world: World, fake: FakeDiscord) -> None:
-    curator = await world.boot()
+    app = await world.boot()
     assert world.chat is not None
-    await curator.check_channels()  # the route's channel is fine
+    await app.channels.check()  # the route's channel is fine
     fake.hidden[OTHER_CHANNEL_ID] = 404
     with pytest.raises(ChatError, match=f"cannot see Discord channel {OTHER_CHANNEL_ID}; invite"):
         await world.chat.check_channel(OTHER_CHANNEL_ID)
@@ -615,7 +604,7 @@ async def test_check_channel_says_what_is_missing(world: World, fake: FakeDiscor
         await world.chat.check_channel(OTHER_CHANNEL_ID)
     fake.deny(CHANNEL_ID, 2048 | 16384)
     with pytest.raises(ChatError, match="lacks Send Messages, Embed Links in Discord channel"):
-        await curator.check_channels()
+        await app.channels.check()
     with pytest.raises(ChatError, match="'general' is not a Discord channel id"):
         await world.chat.check_channel("general")
 
@@ -787,16 +776,6 @@ def test_the_setup_guide_names_the_same_permissions_the_invite_asks_for() -> Non
     assert f"permissions integer {bot_permissions().value}" in guide
     for _, name in USED_PERMISSIONS:
         assert f"| {name} |" in guide
-
-
-def _view(paper: Paper, status: str = "pending", note: str = "", **kw: Any) -> PostView:
-    return PostView(paper, ("llm-systems",), (Reason("llm", "title", "LLM"),), status, note, **kw)
-
-
-def test_buttons_go_only_when_the_view_is_final() -> None:
-    paper = Paper(PAPER, "t")
-    assert not is_final(_view(paper, "accepted", "accepted by votes"))
-    assert is_final(_view(paper, "expired", "expired by expiry", final=True))
 
 
 def test_render_reply_fits_one_message_and_says_how_many_are_left() -> None:

@@ -336,6 +336,33 @@ def test_routes_without_terms_or_with_only_regexes() -> None:
     assert reasons(["/ll?m/"], paper("LLM")) == [("/ll?m/", "title", "LLM")]
 
 
+@pytest.mark.parametrize(
+    ("term", "text"),
+    [
+        ("/(\\w+\\s?)+:/", "We study " * 2000 + "systems"),  # > 120 s on Python's re
+        ("/(a+)+$/", "a" * 50_000 + "!"),  # froze `run` for 35 s
+        ("/(x|x)*y/", "x" * 50_000),
+    ],
+    ids=["words-colon", "nested-plus", "alternation"],
+)
+def test_catastrophic_regexes_run_in_linear_time(term: str, text: str) -> None:
+    import time
+
+    started = time.perf_counter()
+    assert texts(term, text) == []
+    assert time.perf_counter() - started < 10  # exponential would be hours
+
+
+def test_regexes_keep_pythons_unicode_classes_and_word_boundaries() -> None:
+    assert texts("/\\bller\\b/", "Müller and ller") == ["ller"]  # RE2's own \b would say Mü|ller
+    assert texts("/s\\b/", "sé s") == ["s"]
+    assert texts("/\\w+er\\b/", "the Müller paper") == ["Müller"]
+    assert texts("/\\d+ gpus/", "on ٣٢ GPUs") == ["٣٢ GPUs"]
+    assert texts("/[^\\W\\d]+ing/", "decoding") == ["decoding"]
+    assert texts("/(?-i:RAG)/", "rag, RAG") == ["RAG"]
+    assert texts("/x\ufdd0?y/", "x\ufdd0y") == []  # the marker character stays unmatched
+
+
 # ---------------------------------------------------------------- validation
 
 
@@ -349,6 +376,12 @@ def test_routes_without_terms_or_with_only_regexes() -> None:
         ({"accept": ("/(/",)}, "route 'r': term '/(/' in accept is not a valid regular expr"),
         ({"accept": ("//",)}, "route 'r': term '//' in accept is an empty regular expression"),
         ({"accept": ("/a*/",)}, "route 'r': term '/a*/' in accept matches empty text"),
+        ({"accept": ("/\\b|x/",)}, "term '/\\b|x/' in accept matches empty text"),
+        ({"accept": ("/(a)\\1/",)}, "in accept uses a backreference, which paperbot does not"),
+        ({"accept": ("/(?=a)b/",)}, "in accept uses a lookahead or lookbehind, which paperbot"),
+        ({"accept": ("/a++/",)}, "in accept uses a possessive repeat, which paperbot does not"),
+        ({"accept": ("/\\Bx/",)}, "in accept uses \\B, which paperbot does not"),
+        ({"accept": ("/" + "(" * 5000 + "a" + ")" * 5000 + "/",)}, "is not a valid regular"),
         ({"accept": ("de*cod",)}, "route 'r': term 'de*cod' in accept has a '*' that is not"),
         ({"accept": ("c+*",)}, "route 'r': term 'c+*' in accept has a '*' that is not"),
         ({"accept": ("a\x00b",)}, "in accept contains a control character"),
@@ -538,6 +571,34 @@ PUNCTUATED_TERM = st.sampled_from([".a", "a+", "é-a", "b.", "a-b*", "1 a-b"])
 @RELAXED
 @given(routes(SMALL_TERM | PUNCTUATED_TERM), st.lists(papers(SMALL_TEXT), max_size=3))
 def test_matching_agrees_with_a_slow_reference(rs: list[Route], ps: list[Paper]) -> None:
+    matcher = Matcher(rs)
+    for p in ps:
+        assert matcher.match(p) == reference_match(rs, p)
+
+
+REGEXES = st.sampled_from(
+    [
+        "/s\\b/",
+        "/\\bé/",
+        "/\\b\\w+s\\b/",
+        "/\\w\\W/",
+        "/[a\\W]b/",
+        "/\\d\\D/",
+        "/a.b/",
+        "/^\\w/",
+        "/\\w$/",
+        "/(?:a|é)+?b/",
+        "/[^ab]s/",
+        "/\\S+ \\S/",
+        "/\\bab*\\b/",
+    ]
+)
+
+
+@RELAXED
+@given(st.lists(REGEXES, min_size=1, max_size=3), st.lists(papers(SMALL_TEXT), max_size=3))
+def test_re2_regexes_agree_with_pythons_re(terms: list[str], ps: list[Paper]) -> None:
+    rs = [route("r", accept=tuple(terms), fields=FIELDS, categories=("a", "b", "c"))]
     matcher = Matcher(rs)
     for p in ps:
         assert matcher.match(p) == reference_match(rs, p)

@@ -13,6 +13,7 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
+from bot.arxiv.ids import parse_arxiv_id
 from bot.errors import ListFormatError
 from bot.paperlist import (
     WARNING,
@@ -20,6 +21,7 @@ from bot.paperlist import (
     NewEntry,
     base_id,
     entry_line,
+    escape_title,
     find_duplicates,
     ids_in,
     iter_entries,
@@ -117,7 +119,67 @@ def test_parse_ref_reads_every_link_form(ref: str, base: str, version: int | Non
 )
 def test_parse_ref_rejects_what_is_not_an_arxiv_reference(ref: str) -> None:
     assert parse_ref(ref) is None
-    assert base_id(ref) is None
+    with pytest.raises(ValueError, match="is not an arXiv id"):
+        base_id(ref)
+
+
+# One answer to "is this an id": bot.arxiv.ids, the list's parse_ref and the list scan (whose
+# fast path reads the common link forms with its own regex) agree on every input.
+ONE_ANSWER = [
+    ("foo/0309136", None),  # not an archive
+    ("0703.1234", None),  # before the new scheme began (0704)
+    ("2513.12228", None),  # month 13
+    ("2503.12228", ("2503.12228", None)),
+    ("https://arxiv.org/abs/2503.12228v2", ("2503.12228", 2)),
+    ("http://arxiv.org/abs/2603.27914v1", ("2603.27914", 1)),
+    ("arxiv.org/pdf/2503.12228", ("2503.12228", None)),
+    ("arXiv:2503.12228", ("2503.12228", None)),
+    ("cs/0309136", ("cs/0309136", None)),
+    ("https://arxiv.org/abs/2513.12228", None),
+    ("http://arxiv.org/pdf/0703.1234v1.pdf", None),
+    ("https://arxiv.org/abs/foo/0309136", None),
+]
+
+
+def list_links(ref: str) -> list[str]:
+    """Link targets a list line may carry for ``ref``: itself, or the usual pages of a lone id."""
+    if re.fullmatch(r"[\w.-]+/[0-9]+|[0-9.]+", ref):
+        return [f"https://arxiv.org/abs/{ref}", f"http://arxiv.org/pdf/{ref}v1.pdf"]
+    return [ref, f"<{ref}>"]
+
+
+@pytest.mark.parametrize(("ref", "expected"), ONE_ANSWER)
+def test_one_answer_to_is_this_an_id(ref: str, expected: tuple[str, int | None] | None) -> None:
+    assert parse_arxiv_id(ref) == expected
+    assert parse_ref(ref) == expected
+    if expected is None:
+        with pytest.raises(ListFormatError):
+            entry_line(ref, "T")
+    else:
+        assert base_id(ref) == expected[0]
+    for link in list_links(ref):
+        line = f"* [A title]({link})\n"
+        assert ids_in(line) == ([expected[0]] if expected else []), link
+        entries = parse(line).entries
+        assert [e.id for e in entries] == ids_in(line)
+
+
+@pytest.mark.parametrize("eol", ["\n", "\r\n"])
+def test_lists_with_bogus_ids_round_trip_and_keep_those_lines(eol: str) -> None:
+    lines = [WARNING, "", "### 2025-03-18", ""]
+    lines += [f"* [Bogus {ref}]({link})" for ref, _ in ONE_ANSWER for link in list_links(ref)]
+    lines += ["* [Real](https://arxiv.org/abs/2503.00001)", "", ""]
+    text = eol.join(lines)
+    doc = parse(text)
+    assert doc.text == text
+    assert merge(text, [], []) == text
+    out = merge(text, [NewEntry("2503.00002", "New", d("2025-03-18"))], ["2503.00001"])
+    bogus = [line for line in lines if line.startswith("* [Bogus") and not parse(line).entries]
+    assert bogus, "some lines must be unmanaged text"
+    for line in bogus:
+        assert line + eol in out  # kept byte for byte, as unmanaged text
+    assert "2503.00001" not in out
+    assert f"* [New](https://arxiv.org/abs/2503.00002){eol}" in out
 
 
 def test_links_must_be_links_but_ids_may_be_bare() -> None:
@@ -139,6 +201,33 @@ def test_entry_line_is_the_list_format() -> None:
 def test_entry_line_refuses_a_bad_id() -> None:
     with pytest.raises(ListFormatError, match="not an arXiv id"):
         entry_line("not-an-id", "Title")
+
+
+@pytest.mark.parametrize(
+    "title",
+    [
+        "<script>alert(1)</script>",
+        "See <https://evil.example/x> now",
+        "<mailto:a@evil.example> and <a@evil.example>",
+        '<img src=x onerror="alert(1)">',
+        "&lt;script&gt; &amp; &#60;b&#62;",
+        "<!-- a comment --> <![CDATA[x]]>",
+    ],
+)
+def test_titles_are_inert_markdown(title: str) -> None:
+    line = entry_line("2503.12228", title)
+    text = line[len("* [") : line.index("](https://arxiv.org/abs/2503.12228)")]
+    # no <, > or & without a backslash: no raw HTML, no autolink, no entity can be rendered,
+    # and the title still reads as itself (a backslash before punctuation is hidden)
+    assert re.search(r"(?<!\\)(?:\\\\)*[<>&]", text) is None
+    assert re.sub(r"\\(.)", r"\1", text) == title
+    assert parse(line + "\n").entries[0].title == title
+    assert ids_in(line) == ["2503.12228"]
+
+
+def test_escape_title_is_the_bracket_rule_for_html_characters() -> None:
+    assert escape_title("a <b> & [c] \\") == r"a \<b\> \& \[c\] \\"
+    assert unescape_title(escape_title("x \\<y> &")) == "x \\<y> &"
 
 
 def test_unescape_leaves_other_backslashes_alone() -> None:
@@ -173,7 +262,7 @@ def test_parse_reads_the_irregular_fixture() -> None:
     assert tagged.notes == (
         "  > **TL;DR**: Shards experts across nodes and cuts tail latency by a third.\n",
     )
-    assert escaped.title == "Pipeline Bubbles, Revisited: [Short Paper]"
+    assert escaped.title == "Ingest Bubbles, Revisited: [Short Paper]"
     assert escaped.tags == ("training",)
     assert unicode_title.title == "Speculative Decoding für alle: 多语言推理 🚀 λ-Serve"
     assert unicode_title.tldr is None
@@ -424,7 +513,7 @@ def test_removal_takes_every_line_of_the_id_and_nothing_else() -> None:
         "* [Old-style id: Knot Theory](https://arxiv.org/abs/math.GT/0309136)\n",
     }
     assert out == "".join(line for line in parse(text).lines if line not in gone)
-    assert merge(text, [], ["2599.99999"]) == text
+    assert merge(text, [], ["2512.99999"]) == text
 
 
 def test_removal_wins_over_addition() -> None:
@@ -509,15 +598,18 @@ def test_bad_ids_raise_list_format_error() -> None:
 # --- properties -------------------------------------------------------------------------------
 
 NEW_IDS = st.builds(
-    lambda yymm, n, v: f"{yymm:04d}.{n:05d}" + (f"v{v}" if v else ""),
-    st.integers(1501, 2612),
+    lambda yy, mm, n, v: f"{yy:02d}{mm:02d}.{n:05d}" + (f"v{v}" if v else ""),
+    st.integers(15, 26),
+    st.integers(1, 12),
     st.integers(0, 99999),
     st.integers(0, 3),
 )
 OLD_IDS = st.builds(
-    lambda archive, n: f"{archive}/{n:07d}",
+    lambda archive, yy, mm, n: f"{archive}/{yy:02d}{mm:02d}{n:03d}",
     st.sampled_from(["cs", "math.GT", "cond-mat", "hep-th", "physics", "q-bio"]),
-    st.integers(0, 9_999_999),
+    st.sampled_from([91, 99, 0, 7]),
+    st.integers(1, 12),
+    st.integers(0, 999),
 )
 IDS = st.one_of(NEW_IDS, OLD_IDS)
 TRICKY = st.text(
@@ -618,7 +710,7 @@ def is_subsequence(short: Sequence[str], long: Sequence[str]) -> bool:
     return leftover(short, long) is not None
 
 
-def may_be_added(line: str, added: set[str | None]) -> bool:
+def may_be_added(line: str, added: set[str]) -> bool:
     """Blank lines, headings, the warning line and entry lines of added papers."""
     text = content(line)
     if not text or text == WARNING or re.fullmatch(r"### \d{4}-\d{2}-\d{2}", text):

@@ -10,9 +10,9 @@ import pytest
 
 from bot import paperlist
 from bot.errors import PaperbotError
-from bot.models import ListTarget, Paper, Route
+from bot.models import Incoming, ListTarget, Paper, Route
 from bot.publish import Publisher, import_list
-from storage.store import Incoming, Store
+from storage.store import Store
 from tests.conftest import FakeClock
 from tests.fakes.git import bare_remote, clone, git, local_repo
 

@@ -18,7 +18,7 @@ from apscheduler.triggers.date import DateTrigger
 from hypothesis import assume, example, given
 from hypothesis import strategies as st
 
-from bot.announcements import is_listing_day
+from bot.listing_calendar import is_listing_day
 from bot.scheduling import (
     DEFAULT_POLL_SCHEDULE,
     DEFAULT_POLL_TIMEZONE,

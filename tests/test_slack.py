@@ -24,7 +24,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bot import paperlist
-from bot.chat.base import CommandEvent, PostView, Reply, ReplyItem, VoteEvent
+from bot.app import App, publish_in_thread, wire
 from bot.chat.slack import (
     ACCEPT_ACTION,
     REJECT_ACTION,
@@ -34,13 +34,21 @@ from bot.chat.slack import (
     render_reply,
     render_text,
 )
-from bot.config import Settings
-from bot.curator import Curator, post_nonce
+from bot.config import RulesSource, Settings
 from bot.errors import ChatError
-from bot.models import Match, Paper, Reason
-from bot.runner import publish_in_thread
-from bot.service import RulesSource
-from storage.store import Incoming, Store
+from bot.models import (
+    CommandEvent,
+    Incoming,
+    Match,
+    Paper,
+    PostView,
+    Reason,
+    Reply,
+    ReplyItem,
+    VoteEvent,
+)
+from bot.posting import post_nonce
+from storage.store import Store
 from tests.conftest import FakeClock, env_for, make_settings
 from tests.fakes.git import bare_remote, clone, git
 from tests.fakes.slack_api import (
@@ -80,24 +88,24 @@ remote = "origin"
 PROXY_VARS = ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy")
 
 
-# --- the world: fake Slack, real store, real curator, the adapter --------------------------
+# --- the world: fake Slack, real store, real app, the adapter --------------------------
 
 
 class Recorder:
-    """The EventHandler the chat sees: the real curator, remembering what it was handed."""
+    """The EventHandler the chat sees: the real app, remembering what it was handed."""
 
-    def __init__(self, curator: Curator) -> None:
-        self.curator = curator
+    def __init__(self, app: App) -> None:
+        self.app = app
         self.votes: list[tuple[VoteEvent, str | None]] = []
         self.commands: list[tuple[CommandEvent, Reply]] = []
 
     async def on_vote(self, event: VoteEvent) -> str | None:
-        said = await self.curator.on_vote(event)
+        said = await self.app.on_vote(event)
         self.votes.append((event, said))
         return said
 
     async def on_command(self, event: CommandEvent) -> Reply:
-        reply = await self.curator.on_command(event)
+        reply = await self.app.on_command(event)
         self.commands.append((event, reply))
         return reply
 
@@ -119,7 +127,7 @@ class World:
         self.store = Store.open(self.settings.paperbot_db, clock)
         self.sleeps: list[float] = []
         self.chat: SlackChat
-        self.curator: Curator
+        self.app: App
         self.events: Recorder
 
     async def _sleep(self, seconds: float) -> None:
@@ -127,14 +135,14 @@ class World:
 
     async def open(self, *, start: bool = True) -> World:
         self.chat = await create_slack(self.settings, sleep=self._sleep)
-        self.curator = Curator(
+        self.app = wire(
             store=self.store,
             chats={"slack": self.chat},
             rules=RulesSource(self.settings.paperbot_config),
             clock=self.clock,
             publish=publish_in_thread(self.settings, self.clock),
         )
-        self.events = Recorder(self.curator)
+        self.events = Recorder(self.app)
         if start:
             await self.chat.start(self.events)
         return self
@@ -239,8 +247,8 @@ async def test_a_new_paper_is_posted_once_with_title_link_reasons_buttons_and_me
     world: World, fake: FakeSlack
 ) -> None:
     world.matched("2611.00002", "Serving LLMs at Scale")
-    assert await world.curator.post_queued() == 1
-    assert await world.curator.post_queued() == 0
+    assert await world.app.poster.post_queued() == 1
+    assert await world.app.poster.post_queued() == 0
 
     (call,) = fake.calls_to("chat.postMessage")
     assert call.token_type == "bot"
@@ -264,9 +272,10 @@ async def test_a_new_paper_is_posted_once_with_title_link_reasons_buttons_and_me
     ]
     assert blocks[0]["text"]["text"] == "*<https://arxiv.org/abs/2611.00002|Serving LLMs at Scale>*"
     byline = blocks[1]["elements"][0]["text"]
-    assert byline.startswith("Ada Lovelace, Bob Kahn, Cy Young et al. · cs.DC, cs.LG")
-    assert "Di Sun" not in byline
-    assert blocks[2]["text"]["text"] == "*Why:*\n• *llm* in title: “LLMs”"
+    assert byline == (
+        "Ada Lovelace, Bob Kahn, Cy Young, Di Sun · cs.DC, cs.LG · arXiv:2611.00002 · " + ROUTE
+    )
+    assert blocks[2]["text"]["text"] == "*Why it matched:*\n• 'llm' in title: \"LLMs\""
     assert blocks[3]["text"]["text"] == "We serve large language models faster."
     assert "👍 0 · 👎 0" in blocks[4]["elements"][0]["text"]
     buttons = blocks[5]["elements"]
@@ -283,7 +292,7 @@ async def test_a_rate_limited_post_waits_out_retry_after_and_lands_once(
 ) -> None:
     fake.fail("chat.postMessage", retry_after=7)
     world.matched("2611.00002", "Serving LLMs")
-    assert await world.curator.post_queued() == 1
+    assert await world.app.poster.post_queued() == 1
     assert len(fake.calls_to("chat.postMessage")) == 2  # the 429, then the post
     assert world.sleeps == [7.0]
     (posted,) = fake.history(CHANNEL)
@@ -295,11 +304,11 @@ async def test_a_post_that_keeps_failing_stays_queued_and_goes_out_later(
 ) -> None:
     fake.fail("chat.postMessage", retry_after=1, times=4)  # the first try and 3 retries
     world.matched("2611.00002", "Serving LLMs")
-    assert await world.curator.post_queued() == 0
+    assert await world.app.poster.post_queued() == 0
     assert world.sleeps == [1.0, 1.0, 1.0]
     assert fake.history(CHANNEL) == []
     assert [m.paper_id for m in world.store.queued_matches()] == ["2611.00002"]
-    assert await world.curator.post_queued() == 1
+    assert await world.app.poster.post_queued() == 1
     assert len(fake.history(CHANNEL)) == 1
 
 
@@ -308,7 +317,7 @@ async def test_hostile_text_is_escaped_and_a_huge_abstract_fits_slacks_limits(
 ) -> None:
     title = "<!channel> LLMs & <b>you</b> > them"
     world.matched("2611.00002", title, abstract="<&> " * 2500, authors=("<@U0BOSS>",))
-    assert await world.curator.post_queued() == 1  # the fake refuses a section over 3000
+    assert await world.app.poster.post_queued() == 1  # the fake refuses a section over 3000
     (posted,) = fake.history(CHANNEL)
     sections = [b["text"]["text"] for b in posted["blocks"] if b["type"] == "section"]
     assert all(len(text) <= 3000 for text in sections)
@@ -317,7 +326,7 @@ async def test_hostile_text_is_escaped_and_a_huge_abstract_fits_slacks_limits(
         assert "<!" not in text
         assert "<@" not in text
     # digests and notices: the core's <url> links survive, a hostile title does not ping
-    await world.curator.send_digest(ROUTE)
+    await world.app.digests.send_digest(ROUTE)
     digest = fake.history(CHANNEL)[-1]["text"]
     assert "&lt;!channel&gt; LLMs &amp;" in digest
     assert "<https://arxiv.org/abs/2611.00002>" in digest
@@ -332,7 +341,7 @@ async def test_reactions_and_buttons_decide_update_the_post_and_publish_the_list
 ) -> None:
     world.matched("2611.00002", "Serving LLMs at Scale")
     world.matched("2611.00003", "LLM Sharding Folklore")
-    assert await world.curator.post_queued() == 2
+    assert await world.app.poster.post_queued() == 2
     good, bad = world.ref("2611.00002"), world.ref("2611.00003")
     assert fake.hellos == 1
 
@@ -344,7 +353,7 @@ async def test_reactions_and_buttons_decide_update_the_post_and_publish_the_list
 
     def accepted_shown() -> bool:
         msg = message(fake, good)
-        return any("✅ *Accepted*" in t for t in texts(msg))
+        return any("✅ *Accepted (by votes)*" in t for t in texts(msg))
 
     await until(accepted_shown, "chat.update to show the decision")
     shown = message(fake, good)
@@ -374,13 +383,14 @@ async def test_reactions_and_buttons_decide_update_the_post_and_publish_the_list
         ("slack:U0CAROL01", -1, "button"),
     }
     await until(
-        lambda: any("❌ *Rejected*" in t for t in texts(message(fake, bad))), "the rejection shown"
+        lambda: any("❌ *Rejected (by votes)*" in t for t in texts(message(fake, bad))),
+        "the rejection shown",
     )
     for envelope in (first, second, *clicks):
         await until(lambda e=envelope: fake.acked(e), f"the ack of {envelope}")  # type: ignore[misc]
 
     # publishing: one commit on the real remote holds the accepted paper, not the rejected one
-    results = await world.curator.publish_due()
+    results = await world.app.decisions.publish_due()
     assert [r.added for r in results] == [["2611.00002"]]
     listed = git(remote, "show", "main:papers.md")
     assert "* [Serving LLMs at Scale](https://arxiv.org/abs/2611.00002)" in listed
@@ -392,7 +402,7 @@ async def test_redelivered_own_and_foreign_reactions_change_nothing(
     world: World, fake: FakeSlack
 ) -> None:
     world.matched("2611.00002", "Serving LLMs")
-    await world.curator.post_queued()
+    await world.app.poster.post_queued()
     ts = world.ref("2611.00002")
 
     await react(fake, "Ev1", "U0ALICE01", "thumbsup", ts)
@@ -439,7 +449,7 @@ async def test_papers_commands_answer_through_response_url_and_are_all_acked(
 ) -> None:
     world.matched("2611.00002", "Serving LLMs at Scale")
     world.matched("2611.00003", "Speculative decoding for LLM inference")
-    await world.curator.post_queued()
+    await world.app.poster.post_queued()
 
     asked = {
         "recent": "recent",
@@ -506,7 +516,7 @@ async def test_http_mode_handles_signed_requests_and_refuses_bad_or_stale_ones(
         assert world.chat.http_url.startswith("http://127.0.0.1:")
         assert fake.calls_to("apps.connections.open") == []
         world.matched("2611.00002", "Serving LLMs")
-        await world.curator.post_queued()
+        await world.app.poster.post_queued()
         ts = world.ref("2611.00002")
 
         async with aiohttp.ClientSession() as http:
@@ -558,7 +568,7 @@ async def test_a_post_whose_outcome_was_unknown_is_found_by_metadata_not_posted_
     before.matched("2611.00002", "Serving LLMs")
     channel = f"slack:{CHANNEL}"
     before.store.post_intent("2611.00002", channel, [ROUTE])  # the intent was recorded...
-    view = before.curator.view("2611.00002", channel)
+    view = before.app.poster.view("2611.00002", channel)
     assert view is not None
     fake.add_message(CHANNEL, user="U0ALICE01", text="morning all")
     ours = await before.chat.post_paper(CHANNEL, view, post_nonce("2611.00002", channel))
@@ -577,8 +587,8 @@ async def test_a_post_whose_outcome_was_unknown_is_found_by_metadata_not_posted_
 
     after = await World(tmp_path, clock, fake).open()  # the restart
     try:
-        await after.curator.reconcile()
-        await after.curator.post_queued()
+        await after.app.poster.reconcile()
+        await after.app.poster.post_queued()
         assert len(fake.calls_to("chat.postMessage")) == 1
         assert after.ref("2611.00002") == ours
         history = fake.calls_to("conversations.history")
@@ -674,7 +684,7 @@ async def test_a_bad_app_token_is_named_instead_of_retrying_forever(
 
 async def test_check_channel_says_to_invite_the_bot(world: World) -> None:
     await world.chat.check_channel(CHANNEL)
-    await world.curator.check_channels()
+    await world.app.channels.check()
     for channel in (HIDDEN, "C0NOSUCH001"):
         with pytest.raises(ChatError, match=f"cannot see Slack channel {channel}; invite it"):
             await world.chat.check_channel(channel)

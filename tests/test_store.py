@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import date
 from pathlib import Path
 
-from bot.models import Match, Paper, Reason
+from bot.models import FeedRun, Incoming, Match, Paper, Reason
 from storage.migrations import MIGRATIONS
-from storage.store import FeedRun, Incoming, Store
+from storage.store import Store
 from tests.conftest import FakeClock
 
 
@@ -44,11 +44,11 @@ def test_data_survives_reopening_and_migrations_run_once(tmp_path: Path, clock: 
     path = tmp_path / "p.db"
     store = Store.open(path, clock)
     store.upsert_papers([Incoming(paper("cs/0112017"), None, True, "api:x")])
-    store.set_state("covered:rss:cs.DC", "2026-11-24")
+    store.set_covered_until("rss:cs.DC", date(2026, 11, 24))
     store.close()
     reopened = Store.open(path, clock)
     assert reopened.get_paper("cs/0112017") is not None
-    assert reopened.get_state("covered:rss:cs.DC") == "2026-11-24"
+    assert reopened.covered_until("rss:cs.DC") == date(2026, 11, 24)
     reopened.close()
     again = Store.open(path, clock)
     applied = [row["name"] for row in again.db.query("select name from _sqlite_migrations")]
@@ -98,3 +98,26 @@ def test_decisions_keep_history_and_only_record_changes(tmp_path: Path, clock: F
         ("accepted", "votes"),
         ("rejected", "alice"),
     ]
+
+
+def test_atomic_commits_or_rolls_back_as_a_whole_and_nests_as_savepoints(
+    tmp_path: Path, clock: FakeClock
+) -> None:
+    store = Store.open(tmp_path / "p.db", clock)
+    with store.atomic():
+        store.upsert_papers([Incoming(paper("2611.00001"), None, True, "rss:x")])
+        try:
+            with store.atomic():
+                store.upsert_papers([Incoming(paper("2611.00002"), None, True, "rss:x")])
+                raise KeyError("inner")
+        except KeyError:
+            pass
+    assert store.known_ids(["2611.00001", "2611.00002"]) == {"2611.00001"}
+    try:
+        with store.atomic():
+            store.upsert_papers([Incoming(paper("2611.00003"), None, True, "rss:x")])
+            raise KeyError("outer")
+    except KeyError:
+        pass
+    assert store.count_papers() == 1
+    assert not store.db.conn.in_transaction

@@ -6,6 +6,10 @@ file beside the database: the lock is held for the whole request (one connection
 and records when the last request ended. Retries back off on 429, 5xx, timeouts, connection
 errors and bodies that are not a usable answer (arXiv's throttling sometimes answers 200 with
 an empty page). Waits are settings, so tests run them at zero.
+
+Bodies are read in chunks and decompressed here, with a bounded output per step, so a body
+(or a gzip bomb) larger than `max_body` bytes, decompressed, is refused without being held in
+memory. Parsing (feedparser, lxml) runs in a worker thread, so votes and commands keep flowing.
 """
 
 from __future__ import annotations
@@ -15,11 +19,12 @@ import fcntl
 import logging
 import os
 import time
+import zlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import Generic, TypeVar
+from typing import Generic, NoReturn, TypeVar
 
 import aiohttp
 from tenacity import (
@@ -36,6 +41,10 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 Sleep = Callable[[float], Awaitable[None]]
+
+DEFAULT_MAX_BODY = 64 * 1024 * 1024  # bytes, decompressed; Settings.arxiv_max_body
+_CHUNK = 256 * 1024  # bytes read, and at most decompressed, per step
+_DECODERS = {"gzip": zlib.MAX_WBITS | 16, "x-gzip": zlib.MAX_WBITS | 16, "deflate": zlib.MAX_WBITS}
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,8 +131,10 @@ class ArxivClient:
         retries: int,
         retry_wait: float,
         sleep: Sleep = asyncio.sleep,
+        max_body: int = DEFAULT_MAX_BODY,
     ) -> None:
         self.pacer = pacer
+        self.max_body = max_body
         self.user_agent = user_agent
         self.timeout = timeout
         self.retries = retries
@@ -136,6 +147,7 @@ class ArxivClient:
             connector=aiohttp.TCPConnector(limit=1),
             headers={"User-Agent": self.user_agent, "Accept-Encoding": "gzip"},
             timeout=aiohttp.ClientTimeout(total=self.timeout),
+            auto_decompress=False,  # _read_body decompresses, counting what comes out
         )
         return self
 
@@ -174,10 +186,10 @@ class ArxivClient:
             if status == 304:
                 return Fetched(None, True, etag, last_modified)
             if status == 400:  # arXiv's answer to a malformed query: final, not retried
-                parse(body)  # raises FeedError carrying arXiv's own message
+                await asyncio.to_thread(parse, body)  # raises FeedError with arXiv's message
                 raise FeedError(f"arXiv answered HTTP 400 to {url}; check the query")
             try:
-                value = parse(body)
+                value = await asyncio.to_thread(parse, body)
             except FeedError as exc:
                 raise _Retryable(str(exc), feed_error=exc) from exc
             return Fetched(value, False, resp_etag, resp_modified)
@@ -223,7 +235,7 @@ class ArxivClient:
                         f"HTTP {resp.status} from {url}",
                         retry_after=_retry_after(resp.headers.get("Retry-After")),
                     )
-                body = await resp.read()
+                body = await self._read_body(resp, url)
                 if resp.status not in (200, 304, 400):
                     raise _Retryable(f"HTTP {resp.status} from {url}")
                 return (
@@ -234,6 +246,49 @@ class ArxivClient:
                 )
         except (TimeoutError, aiohttp.ClientError) as exc:
             raise _Retryable(f"{type(exc).__name__} talking to {url}: {exc}") from exc
+
+    async def _read_body(self, resp: aiohttp.ClientResponse, url: str) -> bytes:
+        """The decompressed body; FeedError (final, not retried) once it passes max_body."""
+        encoding = resp.headers.get("Content-Encoding", "identity").strip().lower()
+        if encoding not in _DECODERS and encoding != "identity":
+            raise _Retryable(f"{url} answered in an encoding paperbot did not ask for: {encoding}")
+        if encoding == "identity" and (resp.content_length or 0) > self.max_body:
+            self._too_large(resp, url, bytearray())
+        decoder = zlib.decompressobj(_DECODERS[encoding]) if encoding in _DECODERS else None
+        # One growing buffer: a large one is its own mapping, given back whole when dropped.
+        body = bytearray()
+        try:
+            async for data in resp.content.iter_chunked(_CHUNK):
+                while data:  # inflate at most _CHUNK bytes at a time: a bomb stays small
+                    if decoder is None:
+                        body += data
+                        data = b""
+                    else:
+                        body += decoder.decompress(data, _CHUNK)
+                        data = b"" if decoder.eof else decoder.unconsumed_tail
+                    if len(body) > self.max_body:
+                        self._too_large(resp, url, body)
+            while decoder is not None and not decoder.eof:
+                out = decoder.decompress(b"", _CHUNK)
+                if not out:
+                    break
+                body += out
+                if len(body) > self.max_body:
+                    self._too_large(resp, url, body)
+        except zlib.error as exc:
+            body.clear()
+            raise _Retryable(f"{url} sent a body that does not decompress ({exc})") from exc
+        return bytes(body)
+
+    def _too_large(self, resp: aiohttp.ClientResponse, url: str, body: bytearray) -> NoReturn:
+        # Free the buffer now: the traceback keeps this frame, and so `body`, until the next
+        # garbage collection, and another poll may come first.
+        body.clear()
+        resp.close()  # drop the connection rather than read the rest
+        raise FeedError(
+            f"arXiv's answer from {url} is larger than ARXIV_MAX_BODY ({self.max_body} bytes); "
+            "raise ARXIV_MAX_BODY if arXiv's listings really grew that large"
+        )
 
 
 def _retry_after(value: str | None) -> float | None:

@@ -1,24 +1,7 @@
 """Listing feeds from rss.arxiv.org (RSS 2.0 and Atom 1.0) turned into a `FeedBatch`.
 
-Decisions, so callers know what a batch means:
-  - A well-formed feed whose channel has zero items is a quiet day (weekend, holiday): a
-    `FeedBatch` with no listings. Everything else that is not a complete, usable listing raises
-    `FeedError` with one sentence: an empty body, an HTML page, bytes that are not XML, XML that
-    is cut short (feedparser keeps the entries it saw before the break; they are thrown away,
-    a truncated feed is never a partial batch), a feed of another kind (RSS 1.0, unknown root),
-    or items of which not one carries an arXiv id and announce type.
-  - One item without a usable id (guid, then the `arXiv:IDvN` description prefix, then the
-    link) or without a known announce type (`arxiv:announce_type`, then the description
-    prefix) is skipped and logged with its position (`item 3 of 120`); the rest of the batch
-    stands. An id seen twice keeps its first item.
-  - Titles and abstracts are plain text with whitespace folded: feedparser's HTML sanitizing
-    and URI resolution are off, because abstracts are text in which `<` and `&` are maths, and
-    its HTML processing corrupts them (`$a<b$ and $c>d$` loses text). Escape them for display.
-  - `listing_date` is the channel `pubDate` (RSS; else the items' `pubDate`) or the entries'
-    `published` (Atom; the latest if they differ), as a US Eastern date. An Atom quiet day has
-    no entries and so no date (None): the feed's `updated` is a build time, not a listing date.
-  - `built` is `lastBuildDate` (RSS) / feed `updated` (Atom) as an aware UTC datetime, to the
-    second.
+A feed with no items is a quiet day; anything else that is not a complete listing raises
+`FeedError`; a single unusable item is skipped and logged. The full contract: docs/arxiv.md.
 """
 
 from __future__ import annotations

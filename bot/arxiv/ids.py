@@ -1,22 +1,14 @@
 """arXiv identifiers: every form a paper id is seen in, reduced to (base id, version).
 
-The base id is what everything is keyed on: no version, no subject class, no prefix
-(`2503.12228`, `cs/0112017`, `math/0309136`). The version is kept as data.
-
-Accepted forms (surrounding whitespace ignored):
-  - new style `YYMM.NNNN` (0704 to 1412) and `YYMM.NNNNN` (from 1501), optional `vN`;
-  - old style `archive[.SC]/YYMMNNN` (1991 to 2007) for the 34 archives that had such ids,
-    e.g. `cs/0112017`, `math.GT/0309136` (base `math/0309136`), `cond-mat/0412498v1`;
-  - each of those after `arXiv:` or `oai:arXiv.org:` (prefixes in any case), or in an
-    `http(s)://[www.|export.]arxiv.org/abs|pdf|html/` URL (scheme optional; `/pdf/` may end in
-    `.pdf`; a trailing `/`, query or fragment is ignored).
+The one answer to "is this an arXiv id"; the base id (`2503.12228`, `math/0309136`) is what
+everything is keyed on. Accepted forms: docs/arxiv.md.
 """
 
 from __future__ import annotations
 
 import re
 
-__all__ = ["base_id", "parse_arxiv_id"]
+__all__ = ["base_id", "parse_arxiv_id", "valid_new_id"]
 
 # The archives that ever had old-style ids (archive/YYMMNNN). Archives created later
 # (stat, q-fin, eess, econ) only ever had new-style ids.
@@ -52,11 +44,25 @@ _FORM = re.compile(
 _MAX_LEN = 300  # far longer than any real form; keeps pathological input cheap
 
 
-def _valid_new(yymm: str, num: str) -> bool:
-    mm = int(yymm[2:])
-    if not 1 <= mm <= 12 or int(yymm) < 704:  # the scheme started in April 2007
+# Valid YYMM prefixes of new-style ids: 4-digit numbers from 0704 (the scheme started in April
+# 2007) to 1412, 5-digit numbers from 1501. Precomputed so a list scan checks an id in a lookup.
+_MONTHS = range(1, 13)
+_YYMM4 = frozenset(f"{y:02d}{m:02d}" for y in range(7, 15) for m in _MONTHS if (y, m) >= (7, 4))
+_YYMM5 = frozenset(f"{y:02d}{m:02d}" for y in range(15, 100) for m in _MONTHS)
+
+
+def valid_new_id(base: str) -> bool:
+    """Whether `base` (`YYMM.NNNN` or `YYMM.NNNNN`, no version) is a valid new-style id.
+
+    The fast check a list scan uses on ids its regex already found; `parse_arxiv_id` uses it too.
+    """
+    if len(base) == 10:
+        yymms = _YYMM5
+    elif len(base) == 9:
+        yymms = _YYMM4
+    else:
         return False
-    return len(num) == 4 if int(yymm) <= 1412 else len(num) == 5
+    return base[4] == "." and base[:4] in yymms and base[5:].isdigit() and base[5:].isascii()
 
 
 def _valid_old(digits: str) -> bool:
@@ -64,11 +70,12 @@ def _valid_old(digits: str) -> bool:
     return 1 <= mm <= 12 and (yy >= 91 or yy <= 7)
 
 
-def parse_arxiv_id(text: str) -> tuple[str, int | None] | None:
+def parse_arxiv_id(text: str, *, bare: bool = True) -> tuple[str, int | None] | None:
     """Return (base id, version or None) for any accepted form of an arXiv id, else None.
 
     Never raises: anything that is not exactly one arXiv id (in one of the forms listed in
-    the module docstring) gives None.
+    the module docstring) gives None. `bare=False` accepts only URLs and `arXiv:`/`oai:`
+    references, not a lone id (what a link target must be).
     """
     if not isinstance(text, str) or len(text) > _MAX_LEN:
         return None
@@ -79,10 +86,12 @@ def parse_arxiv_id(text: str) -> tuple[str, int | None] | None:
         return None
     if m["tail"] and not m["url"]:
         return None
+    if not bare and not (m["url"] or m["oai"] or m["prefix"]):
+        return None
     if m["yymm"] is not None:
-        if not _valid_new(m["yymm"], m["num"]):
-            return None
         base = f"{m['yymm']}.{m['num']}"
+        if not valid_new_id(base):
+            return None
     else:
         if not _valid_old(m["old"]):
             return None

@@ -10,69 +10,9 @@ business rules.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
 from typing import Protocol
 
-from bot.curation import Signal
-from bot.models import Paper, Reason
-
-
-@dataclass(frozen=True, slots=True)
-class PostView:
-    """What a paper's post shows."""
-
-    paper: Paper
-    routes: tuple[str, ...]
-    reasons: tuple[Reason, ...]
-    status: str = "pending"  # pending | accepted | rejected | expired
-    note: str = ""  # e.g. "accepted by votes: 2 up, 0 down"
-    ups: int = 0
-    downs: int = 0
-    final: bool = False  # votes can no longer change it (expired, or decided by hand)
-
-
-@dataclass(frozen=True, slots=True)
-class VoteEvent:
-    """A reaction or button press on a message, as the platform reported it."""
-
-    channel: str  # platform:channel-id
-    message_ref: str
-    signal: Signal
-    from_bot: bool = False  # the bot's own reactions are never votes
-
-
-@dataclass(frozen=True, slots=True)
-class ReplyItem:
-    paper_id: str
-    title: str
-    url: str
-    detail: str = ""
-
-
-@dataclass(frozen=True, slots=True)
-class Reply:
-    """A command's answer; adapters render it their own way."""
-
-    text: str
-    items: tuple[ReplyItem, ...] = ()
-    public: bool = False  # False: only the asker sees it (where the platform can do that)
-    ok: bool = True
-
-    def as_text(self) -> str:
-        lines = [self.text]
-        lines += [
-            f"- {item.title} <{item.url}>" + (f" ({item.detail})" if item.detail else "")
-            for item in self.items
-        ]
-        return "\n".join(lines)
-
-
-@dataclass(frozen=True, slots=True)
-class CommandEvent:
-    channel: str  # platform:channel-id
-    user: str  # platform:user-id
-    text: str  # everything after the command name, e.g. "search kv cache"
-    extra: dict[str, str] = field(default_factory=dict)
+from bot.models import CommandEvent, PostView, Reply, VoteEvent
 
 
 class EventHandler(Protocol):

@@ -9,7 +9,9 @@ from __future__ import annotations
 import itertools
 import logging
 
-from bot.chat.base import EventHandler, PostView
+from bot.chat.base import EventHandler
+from bot.display import post_content
+from bot.models import PostView
 
 log = logging.getLogger(__name__)
 
@@ -33,14 +35,15 @@ class ConsoleChat:
     async def post_paper(self, channel: str, view: PostView, nonce: str) -> str:
         ref = f"console-{next(self._refs)}"
         self._posts[(channel, view.paper.id)] = ref
-        terms = ", ".join(dict.fromkeys(r.term for r in view.reasons))
+        content = post_content(view)
+        why = "; ".join(content.reasons) or "no reason given"
         log.info(
-            "[%s] new paper %s: %s <%s> (matched %s)",
+            "[%s] new paper %s: %s <%s> (%s)",
             channel,
-            view.paper.id,
-            view.paper.title,
-            view.paper.url,
-            terms,
+            content.paper_id,
+            content.title,
+            content.url,
+            why,
         )
         return ref
 
@@ -48,11 +51,8 @@ class ConsoleChat:
         return self._posts.get((channel, paper_id))
 
     async def update_post(self, channel: str, ref: str, view: PostView) -> None:
-        log.info("[%s] %s is now %s%s", channel, view.paper.id, view.status, _note(view))
+        content = post_content(view)
+        log.info("[%s] %s: %s · %s", channel, content.paper_id, content.status, content.votes)
 
     async def send_text(self, channel: str, text: str) -> None:
         log.info("[%s] %s", channel, text)
-
-
-def _note(view: PostView) -> str:
-    return f" ({view.note})" if view.note else ""

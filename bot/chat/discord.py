@@ -1,13 +1,8 @@
-"""The Discord adapter: discord.py in, the core's `VoteEvent` and `CommandEvent` out.
+"""Discord: papers as embeds with persistent buttons, votes from reactions and clicks, `/papers`.
 
-It posts each paper as one message with an embed and persistent Accept/Reject buttons,
-turns 👍/👎 reactions (raw events, so posts from before a restart count too) and button
-clicks into votes, answers `/papers ...` slash commands, and edits a post when its decision
-changes. It holds no business rules: the `EventHandler` (the curator) decides everything.
-
-The bot asks for no privileged intent (no message content, no members): it needs the guilds
-intent (its channels and its own permissions) and guild reactions. `invite_url` builds the
-OAuth2 link with exactly the permissions it uses.
+Runs discord.py with no privileged intent (guilds and guild reactions only); raw reaction
+events make posts from before a restart count too. `invite_url` builds the OAuth2 link with
+exactly the permissions used. `find_post` finds a post again by its embed's URL.
 """
 
 from __future__ import annotations
@@ -27,30 +22,49 @@ import discord.http
 import yarl
 from discord import app_commands
 
+from bot import display
 from bot.arxiv.ids import parse_arxiv_id
-from bot.chat.base import CommandEvent, EventHandler, PostView, Reply, VoteEvent
+from bot.chat.base import EventHandler
 from bot.config import Settings
-from bot.curation import Signal, normalize_emoji, vote_value
+from bot.display import PostContent, clip, fold, post_content
 from bot.errors import ChatError, PaperbotError
+from bot.models import CommandEvent, PostView, Reply, Signal, VoteEvent
+from bot.voting import normalize_emoji, vote_value
 
 log = logging.getLogger(__name__)
+
+__all__ = [
+    "ACCEPT_ID",
+    "REJECT_ID",
+    "DiscordChat",
+    "bot_permissions",
+    "create_discord",
+    "discord_button_to_vote",
+    "discord_command_to_event",
+    "discord_reaction_to_vote",
+    "escape",
+    "fetch_application_id",
+    "invite_url",
+    "render_embed",
+    "render_reply",
+    "split_text",
+]
 
 PLATFORM = "discord"
 ACCEPT_ID = "paperbot:accept"  # fixed custom ids: the buttons keep working after a restart
 REJECT_ID = "paperbot:reject"
 HISTORY_LIMIT = 200  # how far back `find_post` looks for its own post of a paper
-TEXT_LIMIT = 2000  # characters in one message's content
 READY_TIMEOUT = 60.0  # seconds `start` waits for the gateway to be ready
 DEFER_AFTER = 2.0  # an answer not ready by then is deferred (Discord allows 3 s)
 
-# Discord's embed limits (https://discord.com/developers/docs/resources/message#embed-object)
-TITLE_LIMIT = 256  # the description may hold 4096, the footer 2048
-FIELD_LIMIT = 1024
+# Discord's limits (https://discord.com/developers/docs/resources/message#embed-object), and
+# what fits them: even at every maximum below, an embed stays under EMBED_LIMIT
+# (256 + 2500 + 500 + 200 + 40 + 300 + 1024 + 300 + the field names).
+TEXT_LIMIT = 2000  # characters in one message's content
 EMBED_LIMIT = 6000
-# What the post shows, well inside those limits: even at every maximum the embed stays
-# under EMBED_LIMIT (256 + 1500 + 500 + 200 + 1024 + 40 + 300 + 300 + field names).
-ABSTRACT_CHARS = 1500
-AUTHORS_SHOWN = 8
+TITLE_LIMIT = 256
+FIELD_LIMIT = 1024
+DESCRIPTION_CHARS = 2500  # the abstract, escaped (Discord allows 4096)
 AUTHORS_CHARS = 500
 CATEGORIES_CHARS = 200
 STATUS_CHARS = 300
@@ -68,7 +82,6 @@ LOGIN_REFUSED = (
 )
 _CUSTOM_EMOJI = re.compile(r"<a?:\w{2,32}:\d{15,21}>")
 
-
 # Exactly the channel permissions the bot uses (flag, Discord's name for it), and why.
 USED_PERMISSIONS = (
     ("view_channel", "View Channel"),  # see the route's channel and get its reaction events
@@ -79,293 +92,12 @@ USED_PERMISSIONS = (
 )
 
 
-def bot_permissions() -> discord.Permissions:
-    """The permissions the invite asks for: `USED_PERMISSIONS`, nothing else."""
-    return discord.Permissions(**{flag: True for flag, _ in USED_PERMISSIONS})
+# --- construction ----------------------------------------------------------------------------
 
 
-def invite_url(application_id: int) -> str:
-    """The OAuth2 link that adds the bot to a server, with its slash commands."""
-    return discord.utils.oauth_url(
-        application_id,
-        permissions=bot_permissions(),
-        scopes=("bot", "applications.commands"),
-    )
-
-
-# --- rendering: pure functions of the core's data ---------------------------------------------
-
-
-def _squash(text: str) -> str:
-    """One line: arXiv titles and abstracts come with hard line breaks and double spaces."""
-    return " ".join(text.split())
-
-
-def _clip(text: str, limit: int) -> str:
-    """At most `limit` characters; a cut text ends at a word and with an ellipsis."""
-    if len(text) <= limit:
-        return text
-    cut = text[: limit - 1]
-    space = cut.rfind(" ")
-    if space > limit * 0.8:
-        cut = cut[:space]
-    cut = cut.rstrip()
-    while cut.endswith("\\"):  # never leave half of a markdown escape
-        cut = cut[:-1]
-    return cut + "…"
-
-
-def _text(text: str, limit: int, fallback: str = "—") -> str:
-    """Untrusted text made safe for Discord markdown and clipped to `limit`."""
-    clean = discord.utils.escape_markdown(_squash(text))
-    return _clip(clean, limit) or fallback
-
-
-def _authors(authors: Sequence[str]) -> str:
-    shown = ", ".join(_squash(a) for a in authors[:AUTHORS_SHOWN])
-    if len(authors) > AUTHORS_SHOWN:
-        shown += f" et al. ({len(authors)} authors)"
-    return shown
-
-
-def _reasons(view: PostView) -> str:
-    lines = []
-    for reason in view.reasons:
-        term = _text(reason.term, 100)
-        if reason.field == "request" or not reason.text:
-            lines.append(f"• {term}")
-        else:
-            lines.append(f"• **{term}** in {_text(reason.field, 20)}: “{_text(reason.text, 200)}”")
-    text = ""
-    for line in lines:  # whole lines only, so no markdown is left open
-        if len(text) + len(line) + 1 > FIELD_LIMIT - 2:
-            return text + "\n…"
-        text = f"{text}\n{line}" if text else line
-    return text or "—"
-
-
-def is_final(view: PostView) -> bool:
-    """Whether votes can no longer change the decision: expired, or decided by hand."""
-    return view.final
-
-
-def render_embed(view: PostView) -> discord.Embed:
-    """The post of a paper; every part clipped to Discord's limits, whatever the text."""
-    paper = view.paper
-    embed = discord.Embed(
-        title=_text(paper.title, TITLE_LIMIT, paper.id),
-        url=paper.url,
-        description=_text(paper.abstract, ABSTRACT_CHARS, "(no abstract)"),
-        colour=COLOURS.get(view.status, COLOURS["pending"]),
-    )
-    embed.add_field(
-        name="Authors", value=_text(_authors(paper.authors), AUTHORS_CHARS), inline=False
-    )
-    categories = list(dict.fromkeys([c for c in (paper.primary_category, *paper.categories) if c]))
-    embed.add_field(name="Categories", value=_text(" ".join(categories), CATEGORIES_CHARS))
-    embed.add_field(name="Votes", value=f"👍 {view.ups} · 👎 {view.downs}")
-    # the note says who decided ("accepted by votes"); before any decision it is empty
-    embed.add_field(name="Status", value=_text(view.note or view.status, STATUS_CHARS))
-    embed.add_field(name="Why it matched", value=_reasons(view), inline=False)
-    footer = f"arXiv:{paper.id} · " + ", ".join(view.routes)
-    embed.set_footer(text=_clip(_squash(footer), FOOTER_CHARS))
-    if len(embed) > EMBED_LIMIT:  # cannot happen with the limits above; kept as a guard
-        spare = EMBED_LIMIT - (len(embed) - len(embed.description or ""))
-        embed.description = _clip(embed.description or "", max(1, spare))
-    return embed
-
-
-def render_reply(reply: Reply, limit: int = TEXT_LIMIT) -> str:
-    """A command's answer as one message: as many items as fit, then how many are left."""
-    head = _clip(reply.text, limit - 40)
-    lines = [head]
-    size = len(head)
-    for n, item in enumerate(reply.items):
-        title = _text(item.title, 200).replace("[", "(").replace("]", ")")
-        line = f"- [{title}](<{item.url}>)" + (
-            f" ({_text(item.detail, 100)})" if item.detail else ""
-        )
-        left = len(reply.items) - n
-        if size + len(line) + 1 > limit - 30:
-            lines.append(f"…and {left} more")
-            break
-        lines.append(line)
-        size += len(line) + 1
-    return "\n".join(lines)
-
-
-def split_text(text: str, limit: int = TEXT_LIMIT) -> Iterator[str]:
-    """Text in pieces of at most `limit` characters, cut at line ends where possible."""
-    rest = text
-    while len(rest) > limit:
-        cut = rest.rfind("\n", 0, limit + 1)
-        if cut <= 0:
-            cut = limit
-        piece, rest = rest[:cut], rest[cut:].lstrip("\n")
-        if piece.strip():
-            yield piece
-    if rest.strip():
-        yield rest
-
-
-def _sendable(emoji: Sequence[str]) -> str | None:
-    """The first configured emoji the bot can react with (a unicode or custom emoji)."""
-    for candidate in emoji:
-        if _CUSTOM_EMOJI.fullmatch(candidate) or not candidate.isascii():
-            return candidate
-    return None
-
-
-def _snowflake(value: str, what: str) -> int:
-    if not value.isdigit() or not 15 <= len(value) <= 21:
-        raise ChatError(f"'{value[:40]}' is not a Discord {what} id such as 123456789012345678")
-    return int(value)
-
-
-def _failure(exc: BaseException) -> str:
-    """What really went wrong: discord.py 2.7.1 hides a failed first connect behind an
-    AttributeError raised while handling it."""
-    while isinstance(exc, AttributeError) and exc.__context__ is not None:
-        exc = exc.__context__
-    if isinstance(exc, discord.ConnectionClosed):
-        return f"the gateway closed the connection with code {exc.code}"
-    return str(exc) or type(exc).__name__
-
-
-# --- discord.py objects ---------------------------------------------------------------------
-
-
-class VoteButtons(discord.ui.View):
-    """Accept/Reject under each post. One instance, registered at start, answers every post."""
-
-    def __init__(self, chat: DiscordChat) -> None:
-        super().__init__(timeout=None)
-        self.chat = chat
-
-    @discord.ui.button(
-        label="Accept", emoji="👍", style=discord.ButtonStyle.success, custom_id=ACCEPT_ID
-    )
-    async def accept(
-        self, interaction: discord.Interaction, button: discord.ui.Button[VoteButtons]
-    ) -> None:
-        await self.chat.on_button(interaction, 1)
-
-    @discord.ui.button(
-        label="Reject", emoji="👎", style=discord.ButtonStyle.danger, custom_id=REJECT_ID
-    )
-    async def reject(
-        self, interaction: discord.Interaction, button: discord.ui.Button[VoteButtons]
-    ) -> None:
-        await self.chat.on_button(interaction, -1)
-
-
-class PapersGroup(app_commands.Group):
-    """`/papers ...`: each subcommand builds the core's command text and shows its `Reply`."""
-
-    def __init__(self, chat: DiscordChat) -> None:
-        super().__init__(name="papers", description="Papers paperbot found, and the team's votes")
-        self.chat = chat
-
-    @app_commands.command(description="Papers matched in the last days")
-    @app_commands.describe(days="How many days back (1 to 365, default 3)")
-    async def recent(
-        self, interaction: discord.Interaction, days: app_commands.Range[int, 1, 365] = 3
-    ) -> None:
-        await self.chat.command(interaction, "recent", days=days)
-
-    @app_commands.command(description="Search titles, abstracts and authors, newest first")
-    @app_commands.describe(words="Words to look for, such as: kv cache")
-    async def search(
-        self, interaction: discord.Interaction, words: app_commands.Range[str, 1, 200]
-    ) -> None:
-        await self.chat.command(interaction, "search", words=words)
-
-    @app_commands.command(description="Papers accepted in the last days")
-    @app_commands.describe(days="How many days back (1 to 365, default 7)")
-    async def accepted(
-        self, interaction: discord.Interaction, days: app_commands.Range[int, 1, 365] = 7
-    ) -> None:
-        await self.chat.command(interaction, "accepted", days=days)
-
-    @app_commands.command(description="Papers rejected in the last days")
-    @app_commands.describe(days="How many days back (1 to 365, default 7)")
-    async def rejected(
-        self, interaction: discord.Interaction, days: app_commands.Range[int, 1, 365] = 7
-    ) -> None:
-        await self.chat.command(interaction, "rejected", days=days)
-
-    @app_commands.command(description="Posted papers still waiting for votes")
-    async def pending(self, interaction: discord.Interaction) -> None:
-        await self.chat.command(interaction, "pending")
-
-    @app_commands.command(description="Counts and top voters")
-    async def stats(self, interaction: discord.Interaction) -> None:
-        await self.chat.command(interaction, "stats")
-
-    @app_commands.command(description="Which rule matched what, and the votes")
-    @app_commands.describe(paper="An arXiv id, such as 2503.12228")
-    async def why(
-        self, interaction: discord.Interaction, paper: app_commands.Range[str, 1, 100]
-    ) -> None:
-        await self.chat.command(interaction, "why", paper=paper)
-
-    @app_commands.command(description="Fetch a paper by id and post it for votes")
-    @app_commands.describe(paper="An arXiv id, such as 2503.12228")
-    async def add(
-        self, interaction: discord.Interaction, paper: app_commands.Range[str, 1, 100]
-    ) -> None:
-        await self.chat.command(interaction, "add", paper=paper)
-
-    @app_commands.command(description="Last good poll, next poll, pending posts")
-    async def status(self, interaction: discord.Interaction) -> None:
-        await self.chat.command(interaction, "status")
-
-    @app_commands.command(name="help", description="What each /papers command does")
-    async def help_(self, interaction: discord.Interaction) -> None:
-        await self.chat.command(interaction, "help")
-
-
-class _Tree(app_commands.CommandTree[discord.Client]):
-    async def on_error(
-        self, interaction: discord.Interaction, error: app_commands.AppCommandError
-    ) -> None:
-        if isinstance(error, app_commands.CommandNotFound | app_commands.CommandSignatureMismatch):
-            text = "paperbot does not know that command (yet); try /papers help"
-        elif isinstance(error, app_commands.TransformerError):
-            text = f"That command's arguments could not be read ({error}); try /papers help"
-        else:
-            log.error("/papers failed", exc_info=error)
-            text = "That command failed; the details are in paperbot's log"
-        await _say(interaction, text)
-
-
-class _Client(discord.Client):
-    def __init__(self, chat: DiscordChat, **options: Any) -> None:
-        super().__init__(**options)
-        self.chat = chat
-
-    async def setup_hook(self) -> None:
-        self.add_view(VoteButtons(self.chat))  # persistent: clicks on any post, any age
-
-    async def on_raw_reaction_add(self, payload: discord.RawReactionActionEvent) -> None:
-        await self.chat.on_reaction(payload, added=True)
-
-    async def on_raw_reaction_remove(self, payload: discord.RawReactionActionEvent) -> None:
-        await self.chat.on_reaction(payload, added=False)
-
-
-async def _say(interaction: discord.Interaction, text: str, *, ephemeral: bool = True) -> None:
-    """Answer an interaction whether or not it has been answered (or deferred) already."""
-    try:
-        if interaction.response.is_done():
-            await interaction.followup.send(text, ephemeral=ephemeral)
-        else:
-            await interaction.response.send_message(text, ephemeral=ephemeral)
-    except (discord.HTTPException, aiohttp.ClientError, OSError, TimeoutError) as exc:
-        log.warning("could not answer a Discord interaction: %s", exc)
-
-
-# --- the adapter ---------------------------------------------------------------------------
+async def create_discord(settings: Settings) -> DiscordChat:
+    """The chat `paperbot run` starts when DISCORD_TOKEN is set."""
+    return DiscordChat(settings)
 
 
 class DiscordChat:
@@ -410,7 +142,13 @@ class DiscordChat:
         self._sync: asyncio.Task[None] | None = None
         self._closing = False
 
-    # --- start and stop ------------------------------------------------------------------
+    @property
+    def bot_user_id(self) -> int | None:
+        """The bot's own user id, known once `start()` has run."""
+        user = self.client.user
+        return user.id if user is not None else None
+
+    # --- start and close ---------------------------------------------------------------------
 
     async def start(self, handler: EventHandler) -> None:
         """Log in, connect the gateway in a background task, return once the bot is ready."""
@@ -420,26 +158,19 @@ class DiscordChat:
         # process-wide class attributes of discord.py: where REST and the gateway are
         discord.http.Route.BASE = settings.discord_api_url.rstrip("/")
         discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(settings.discord_gateway_url)
+        connect = f"connect to the Discord gateway at {settings.discord_gateway_url}"
+        network = "check DISCORD_GATEWAY_URL, DISCORD_PROXY and the network"
         try:
-            await self.client.login(settings.discord_token.get_secret_value())
-        except discord.LoginFailure as exc:
+            with _chat_errors(
+                f"log in to Discord at {settings.discord_api_url}",
+                hint="check DISCORD_API_URL, DISCORD_PROXY and the network",
+            ):
+                await self.client.login(settings.discord_token.get_secret_value())
+            with _chat_errors(connect, hint=network):
+                await self._probe_gateway()
+        except ChatError:
             await self.client.close()
-            raise ChatError(LOGIN_REFUSED) from exc
-        except (discord.HTTPException, aiohttp.ClientError, OSError, TimeoutError) as exc:
-            await self.client.close()
-            raise ChatError(
-                f"could not log in to Discord at {settings.discord_api_url}: {_failure(exc)}; "
-                "check DISCORD_API_URL, DISCORD_PROXY and the network"
-            ) from exc
-        unreachable = (
-            f"could not connect to the Discord gateway at {settings.discord_gateway_url}: "
-            "{}; check DISCORD_GATEWAY_URL, DISCORD_PROXY and the network"
-        )
-        try:
-            await self._probe_gateway()
-        except (aiohttp.ClientError, OSError, TimeoutError) as exc:
-            await self.client.close()
-            raise ChatError(unreachable.format(_failure(exc))) from exc
+            raise
 
         self._gateway = asyncio.create_task(self._run_gateway(), name="discord gateway")
         ready = asyncio.create_task(self.client.wait_until_ready(), name="discord ready")
@@ -464,10 +195,9 @@ class DiscordChat:
                 why = "the connection closed before the bot was ready"
             else:
                 why = f"not ready after {self.ready_timeout:g} s"
-            raise ChatError(unreachable.format(why)) from failed
+            raise ChatError(_could_not(connect, why, network)) from failed
         self._gateway.add_done_callback(self._gateway_ended)
-        user = self.client.user
-        log.info("connected to Discord as %s (%s)", user, user.id if user else "?")
+        log.info("connected to Discord as %s (%s)", self.client.user, self.bot_user_id or "?")
         # registering /papers may be slow or refused; it must not hold start-up back
         self._sync = asyncio.create_task(self._sync_commands(), name="discord command sync")
 
@@ -529,10 +259,7 @@ class DiscordChat:
             if self._gateway.done() and not self._gateway.cancelled():
                 self._gateway.exception()  # retrieved: it was reported already
 
-    # --- the Chat seam -------------------------------------------------------------------
-
-    def _channel(self, channel: str) -> discord.PartialMessageable:
-        return self.client.get_partial_messageable(_snowflake(channel, "channel"))
+    # --- posting -----------------------------------------------------------------------------
 
     async def check_channel(self, channel: str) -> None:
         channel_id = _snowflake(channel, "channel")
@@ -541,14 +268,10 @@ class DiscordChat:
             "URL from `paperbot discord invite` and give it View Channel, Send Messages, "
             "Embed Links, Add Reactions and Read Message History in that channel"
         )
-        try:
+        with _chat_errors(
+            f"look up Discord channel {channel}", hint="retry later", not_found=cannot
+        ):
             found = await self.client.fetch_channel(channel_id)
-        except (discord.NotFound, discord.Forbidden) as exc:
-            raise ChatError(cannot) from exc
-        except (discord.HTTPException, aiohttp.ClientError, OSError, TimeoutError) as exc:
-            raise ChatError(
-                f"could not look up Discord channel {channel}: {_failure(exc)}; retry later"
-            ) from exc
         if not isinstance(found, discord.abc.Messageable):
             raise ChatError(
                 f"Discord channel {channel} is not a text channel; "
@@ -568,18 +291,20 @@ class DiscordChat:
     async def post_paper(self, channel: str, view: PostView, nonce: str) -> str:
         """One message; a retry with the same nonce within minutes returns the same one."""
         target = self._channel(channel)
-        try:
+        with _chat_errors(f"post {view.paper.id} to Discord channel {channel}"):
             message = await target.send(
                 embed=render_embed(view),
                 view=self._buttons(),
                 nonce=nonce,  # discord.py 2.7 sends it with enforce_nonce: true
             )
-        except (discord.HTTPException, aiohttp.ClientError, OSError, TimeoutError) as exc:
-            raise ChatError(
-                f"could not post {view.paper.id} to Discord channel {channel}: {_failure(exc)}"
-            ) from exc
         await self._seed_reactions(message)
         return str(message.id)
+
+    async def send_text(self, channel: str, text: str) -> None:
+        target = self._channel(channel)
+        with _chat_errors(f"send a message to Discord channel {channel}"):
+            for piece in split_text(text):
+                await target.send(piece)
 
     def _buttons(self) -> VoteButtons:
         """The buttons to render. A stopped copy: the view registered at start answers the
@@ -594,101 +319,80 @@ class DiscordChat:
             _sendable(self.settings.paperbot_up_emoji),
             _sendable(self.settings.paperbot_down_emoji),
         ):
-            if emoji is None:
-                continue
-            try:
-                await message.add_reaction(emoji)
-            except (discord.HTTPException, aiohttp.ClientError, OSError, TimeoutError) as exc:
-                log.warning("could not add %s under message %s: %s", emoji, message.id, exc)
-                return
+            if emoji is not None:
+                with _best_effort(f"add {emoji} under message {message.id}"):
+                    await message.add_reaction(emoji)
+
+    # --- finding -----------------------------------------------------------------------------
 
     async def find_post(self, channel: str, paper_id: str) -> str | None:
+        """The bot's recent message whose embed links this paper."""
         target = self._channel(channel)
         url = f"https://arxiv.org/abs/{paper_id}"
-        me = self.client.user
-        try:
+        me = self.bot_user_id
+        with _chat_errors(f"read Discord channel {channel}'s recent messages"):
             async for message in target.history(limit=HISTORY_LIMIT):
-                if me is not None and message.author.id != me.id:
+                if me is not None and message.author.id != me:
                     continue
                 if any(embed.url == url for embed in message.embeds):
                     return str(message.id)
-        except (discord.HTTPException, aiohttp.ClientError, OSError, TimeoutError) as exc:
-            raise ChatError(
-                f"could not read Discord channel {channel}'s recent messages: {_failure(exc)}"
-            ) from exc
         return None
+
+    def _channel(self, channel: str) -> discord.PartialMessageable:
+        return self.client.get_partial_messageable(_snowflake(channel, "channel"))
+
+    # --- updating ----------------------------------------------------------------------------
 
     async def update_post(self, channel: str, ref: str, view: PostView) -> None:
         message = self._channel(channel).get_partial_message(_snowflake(ref, "message"))
-        try:
+        content = post_content(view)
+        with _chat_errors(f"update message {ref} in Discord channel {channel}"):
             await message.edit(
-                embed=render_embed(view), view=None if is_final(view) else self._buttons()
+                embed=_embed(content), view=self._buttons() if content.buttons else None
             )
-        except (discord.HTTPException, aiohttp.ClientError, OSError, TimeoutError) as exc:
-            raise ChatError(
-                f"could not update message {ref} in Discord channel {channel}: {_failure(exc)}"
-            ) from exc
 
-    async def send_text(self, channel: str, text: str) -> None:
-        target = self._channel(channel)
-        try:
-            for piece in split_text(text):
-                await target.send(piece)
-        except (discord.HTTPException, aiohttp.ClientError, OSError, TimeoutError) as exc:
-            raise ChatError(
-                f"could not send a message to Discord channel {channel}: {_failure(exc)}"
-            ) from exc
+    # --- events ------------------------------------------------------------------------------
 
-    # --- events in -----------------------------------------------------------------------
-
-    async def on_reaction(self, payload: discord.RawReactionActionEvent, *, added: bool) -> None:
+    async def _on_reaction(self, payload: discord.RawReactionActionEvent) -> None:
         handler = self._handler
         if handler is None:
             return
-        emoji = payload.emoji
-        name = str(emoji) if emoji.is_unicode_emoji() else (emoji.name or "")
-        value = vote_value(name, self.settings.paperbot_up_emoji, self.settings.paperbot_down_emoji)
-        if value is None or not name:
+        vote = discord_reaction_to_vote(
+            payload,
+            up=self.settings.paperbot_up_emoji,
+            down=self.settings.paperbot_down_emoji,
+            bot_user_id=self.bot_user_id,
+        )
+        if vote is None:
             return
-        me = self.client.user
-        from_bot = (me is not None and payload.user_id == me.id) or bool(
-            payload.member is not None and payload.member.bot
-        )
-        event = VoteEvent(
-            channel=f"{PLATFORM}:{payload.channel_id}",
-            message_ref=str(payload.message_id),
-            signal=Signal(
-                f"{PLATFORM}:{payload.user_id}", value, "reaction", normalize_emoji(name), added
-            ),
-            from_bot=from_bot,
-        )
         try:
-            await handler.on_vote(event)
-        except asyncio.CancelledError:
-            raise
+            await handler.on_vote(vote)
         except Exception:
-            log.exception("a reaction vote on Discord message %s failed", payload.message_id)
+            log.exception("a Discord reaction on message %s could not be counted", vote.message_ref)
 
-    async def on_button(self, interaction: discord.Interaction, value: int) -> None:
+    async def _on_button(self, interaction: discord.Interaction, custom_id: str | None) -> None:
         handler = self._handler
-        message, channel_id = interaction.message, interaction.channel_id
-        if handler is None or message is None or channel_id is None:
-            await _say(interaction, "paperbot is not ready; try again in a minute")
-            return
-        event = VoteEvent(
-            channel=f"{PLATFORM}:{channel_id}",
-            message_ref=str(message.id),
-            signal=Signal(f"{PLATFORM}:{interaction.user.id}", value, "button"),
-            from_bot=interaction.user.bot,
+        message = interaction.message
+        vote = discord_button_to_vote(
+            custom_id,
+            channel_id=interaction.channel_id,
+            message_id=message.id if message is not None else None,
+            user_id=interaction.user.id,
+            user_is_bot=interaction.user.bot,
         )
+        if handler is None or vote is None:
+            await _say(interaction, display.NOT_READY)
+            return
 
-        async def vote() -> Reply:
-            said = await handler.on_vote(event)
-            return Reply(said or "This post does not take votes here.", ok=said is not None)
+        async def count() -> Reply:
+            said = await handler.on_vote(vote)
+            return Reply(said or display.VOTE_NOT_TAKEN, ok=said is not None)
 
-        await self._answer(interaction, vote())
+        await self._answer(interaction, count(), failed=display.VOTE_FAILED)
 
-    async def command(
+    # --- commands ----------------------------------------------------------------------------
+
+    async def _on_command(
         self,
         interaction: discord.Interaction,
         name: str,
@@ -698,69 +402,438 @@ class DiscordChat:
         paper: str | None = None,
     ) -> None:
         """Check the arguments, run the core's command, show its reply."""
-        text = name
-        if days is not None:
-            if not 1 <= days <= 365:
-                await _say(interaction, f"{days} is not a number of days from 1 to 365.")
-                return
-            text = f"{name} {days}"
-        if words is not None:
-            parts = words.split()
-            if not parts:
-                await _say(interaction, "search needs words to look for, such as: kv cache")
-                return
-            text = f"{name} {shlex.join(parts)}"
-        if paper is not None:
-            found = parse_arxiv_id(paper)
-            if found is None:
-                await _say(
-                    interaction,
-                    f"'{discord.utils.escape_markdown(paper[:40])}' is not an arXiv id "
-                    "such as 2503.12228 or arXiv:2503.12228v2.",
-                )
-                return
-            text = f"{name} {found[0]}"
         handler = self._handler
-        if handler is None:
-            await _say(interaction, "paperbot is not ready; try again in a minute")
-            return
-        event = CommandEvent(
-            channel=f"{PLATFORM}:{interaction.channel_id}",
-            user=f"{PLATFORM}:{interaction.user.id}",
-            text=text,
+        event = discord_command_to_event(
+            name,
+            channel_id=interaction.channel_id,
+            user_id=interaction.user.id,
+            days=days,
+            words=words,
+            paper=paper,
         )
-        await self._answer(interaction, handler.on_command(event))
+        if isinstance(event, Reply):  # the arguments were wrong: say so at once
+            await _say(interaction, render_reply(event))
+        elif handler is None:
+            await _say(interaction, display.NOT_READY)
+        else:
+            await self._answer(
+                interaction, handler.on_command(event), failed=display.COMMAND_FAILED
+            )
 
-    async def _answer(self, interaction: discord.Interaction, work: Awaitable[Reply]) -> None:
+    async def _answer(
+        self, interaction: discord.Interaction, work: Awaitable[Reply], *, failed: str
+    ) -> None:
         """Show `work`'s reply: at once when it is quick, else after a deferral."""
         task = asyncio.ensure_future(work)
         try:
             done, _ = await asyncio.wait({task}, timeout=self.defer_after)
             if task not in done:
-                try:
+                with _best_effort("defer a Discord interaction"):
                     await interaction.response.defer(ephemeral=True, thinking=True)
-                except (discord.HTTPException, aiohttp.ClientError, OSError) as exc:
-                    log.warning("could not defer a Discord interaction: %s", exc)
             reply = await task  # the work is done even when its answer cannot be shown
         except asyncio.CancelledError:
             task.cancel()
             raise
         except PaperbotError as exc:
-            reply = Reply(f"That did not work: {exc}", ok=False)
+            reply = Reply(display.refused(exc), ok=False)
         except Exception:
             log.exception("a Discord interaction failed")
-            reply = Reply("That failed; the details are in paperbot's log", ok=False)
-        text = render_reply(reply)
+            reply = Reply(failed, ok=False)
         if interaction.response.is_done() and reply.public:
             # the "thinking…" answer was private: replace it by a message everyone sees
-            with contextlib.suppress(discord.HTTPException, aiohttp.ClientError, OSError):
+            with _best_effort("replace a private Discord answer"):
                 await interaction.delete_original_response()
-        await _say(interaction, text, ephemeral=not reply.public)
+        await _say(interaction, render_reply(reply), ephemeral=not reply.public)
 
 
-async def create_discord(settings: Settings) -> DiscordChat:
-    """The chat `paperbot run` starts when DISCORD_TOKEN is set."""
-    return DiscordChat(settings)
+# --- translating events (pure) ---------------------------------------------------------------
+
+
+def discord_reaction_to_vote(
+    payload: discord.RawReactionActionEvent,
+    *,
+    up: Sequence[str],
+    down: Sequence[str],
+    bot_user_id: int | None,
+) -> VoteEvent | None:
+    """A raw reaction add/remove as a vote; None for an emoji that is no vote."""
+    emoji = payload.emoji
+    name = str(emoji) if emoji.is_unicode_emoji() else (emoji.name or "")
+    value = vote_value(name, up, down) if name else None
+    if value is None:
+        return None
+    from_bot = payload.user_id == bot_user_id or bool(
+        payload.member is not None and payload.member.bot
+    )
+    return VoteEvent(
+        channel=f"{PLATFORM}:{payload.channel_id}",
+        message_ref=str(payload.message_id),
+        signal=Signal(
+            f"{PLATFORM}:{payload.user_id}",
+            value,
+            "reaction",
+            normalize_emoji(name),
+            added=payload.event_type != "REACTION_REMOVE",
+        ),
+        from_bot=from_bot,
+    )
+
+
+def discord_button_to_vote(
+    custom_id: str | None,
+    *,
+    channel_id: int | None,
+    message_id: int | None,
+    user_id: int,
+    user_is_bot: bool,
+) -> VoteEvent | None:
+    """A click on Accept/Reject as a vote on the message it is under."""
+    value = {ACCEPT_ID: 1, REJECT_ID: -1}.get(custom_id or "")
+    if value is None or channel_id is None or message_id is None:
+        return None
+    return VoteEvent(
+        channel=f"{PLATFORM}:{channel_id}",
+        message_ref=str(message_id),
+        signal=Signal(f"{PLATFORM}:{user_id}", value, "button"),
+        from_bot=user_is_bot,
+    )
+
+
+def discord_command_to_event(
+    name: str,
+    *,
+    channel_id: int | None,
+    user_id: int,
+    days: int | None = None,
+    words: str | None = None,
+    paper: str | None = None,
+) -> CommandEvent | Reply:
+    """A `/papers <name>` app command as the core's command text, as `/papers` on Slack
+    would send it; a `Reply` to show at once when an argument is wrong (Discord's client
+    checks the ranges, a forged or stale request is checked again here)."""
+    text = name
+    if days is not None:
+        if not 1 <= days <= 365:
+            return Reply(display.bad_days(days), ok=False)
+        text = f"{name} {days}"
+    if words is not None:
+        parts = words.split()
+        if not parts:
+            return Reply(display.NO_SEARCH_WORDS, ok=False)
+        text = f"{name} {shlex.join(parts)}"
+    if paper is not None:
+        found = parse_arxiv_id(paper)
+        if found is None:
+            return Reply(display.not_an_arxiv_id(escape(paper[:40])), ok=False)
+        text = f"{name} {found[0]}"
+    return CommandEvent(
+        channel=f"{PLATFORM}:{channel_id or ''}", user=f"{PLATFORM}:{user_id}", text=text
+    )
+
+
+# --- rendering (pure) ------------------------------------------------------------------------
+
+
+def render_embed(view: PostView) -> discord.Embed:
+    """The post of a paper; every part fits Discord's limits, whatever the text."""
+    return _embed(post_content(view))
+
+
+def _embed(content: PostContent) -> discord.Embed:
+    embed = discord.Embed(
+        title=_fit(escape(content.title), TITLE_LIMIT),
+        url=content.url,
+        description=_fit(escape(content.abstract), DESCRIPTION_CHARS) or None,
+        colour=COLOURS[content.state],
+    )
+    if content.authors:
+        embed.add_field(
+            name="Authors", value=_fit(escape(content.authors), AUTHORS_CHARS), inline=False
+        )
+    if content.categories:
+        embed.add_field(name="Categories", value=_fit(escape(content.categories), CATEGORIES_CHARS))
+    embed.add_field(name="Votes", value=content.votes)
+    embed.add_field(name="Status", value=_fit(escape(content.status), STATUS_CHARS))
+    if content.reasons:
+        embed.add_field(
+            name=display.REASONS_HEADING,
+            value=_lines([f"• {escape(r)}" for r in content.reasons], FIELD_LIMIT),
+            inline=False,
+        )
+    footer = " · ".join(p for p in (content.reference, content.hint) if p)
+    embed.set_footer(text=clip(footer, FOOTER_CHARS))  # a footer shows no markdown
+    if len(embed) > EMBED_LIMIT:  # cannot happen with the limits above; kept as a guard
+        spare = EMBED_LIMIT - (len(embed) - len(embed.description or ""))
+        embed.description = _fit(embed.description or "", max(1, spare))
+    return embed
+
+
+def render_reply(reply: Reply, limit: int = TEXT_LIMIT) -> str:
+    """A command's answer as one message: as many items as fit, then how many are left."""
+    head = _fit(reply.text, limit - 40)
+    lines = [head]
+    size = len(head)
+    for n, item in enumerate(reply.items):
+        title = escape(clip(fold(item.title), display.ITEM_TITLE_CHARS))
+        line = f"- {_link(item.url, title)}"
+        if item.detail:
+            line += f" ({escape(clip(fold(item.detail), display.ITEM_DETAIL_CHARS))})"
+        if size + len(line) + 1 > limit - 30:
+            lines.append(display.more(len(reply.items) - n))
+            break
+        lines.append(line)
+        size += len(line) + 1
+    return "\n".join(lines)
+
+
+def split_text(text: str, limit: int = TEXT_LIMIT) -> Iterator[str]:
+    """Text in pieces of at most `limit` characters, cut at line ends where possible."""
+    rest = text
+    while len(rest) > limit:
+        cut = rest.rfind("\n", 0, limit + 1)
+        if cut <= 0:
+            cut = limit
+        piece, rest = rest[:cut], rest[cut:].lstrip("\n")
+        if piece.strip():
+            yield piece
+    if rest.strip():
+        yield rest
+
+
+def escape(text: str) -> str:
+    """Discord markdown's control characters; mentions are disarmed by AllowedMentions."""
+    return discord.utils.escape_markdown(text)
+
+
+def _link(url: str, label: str) -> str:
+    """`[label](<url>)`: brackets in the label would end it early; `<>` stops the preview."""
+    return f"[{label.replace('[', '(').replace(']', ')')}](<{url}>)"
+
+
+def _lines(lines: Sequence[str], limit: int) -> str:
+    """Whole lines only, so no markdown is left open; then "…" when some did not fit."""
+    text = ""
+    for line in lines:
+        if len(text) + len(line) + 1 > limit - 2:
+            return text + "\n…" if text else _fit(line, limit)
+        text = f"{text}\n{line}" if text else line
+    return text
+
+
+def _fit(text: str, limit: int) -> str:
+    """Escaped text cut to Discord's `limit` without leaving half of a markdown escape."""
+    if len(text) <= limit:
+        return text
+    cut = clip(text, limit)[:-1].rstrip()
+    while cut.endswith("\\"):
+        cut = cut[:-1]
+    return cut + "…"
+
+
+# --- errors ----------------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def _chat_errors(doing: str, *, hint: str = "", not_found: str | None = None) -> Iterator[None]:
+    """discord.py refusals and network failures inside become one ChatError:
+    "could not {doing}: {why}; {hint}" (`not_found` instead for a 403 or 404)."""
+    try:
+        yield
+    except discord.LoginFailure as exc:
+        raise ChatError(LOGIN_REFUSED) from exc
+    except (discord.NotFound, discord.Forbidden) as exc:
+        raise ChatError(not_found or _could_not(doing, _failure(exc), hint)) from exc
+    except (discord.HTTPException, aiohttp.ClientError, OSError, TimeoutError) as exc:
+        raise ChatError(_could_not(doing, _failure(exc), hint)) from exc
+
+
+@contextlib.contextmanager
+def _best_effort(doing: str) -> Iterator[None]:
+    """As `_chat_errors`, but the ChatError is logged and the caller goes on."""
+    try:
+        with _chat_errors(doing):
+            yield
+    except ChatError as exc:
+        log.warning("%s", exc)
+
+
+def _could_not(doing: str, why: str, hint: str = "") -> str:
+    return f"could not {doing}: {why}" + (f"; {hint}" if hint else "")
+
+
+def _failure(exc: BaseException) -> str:
+    """What really went wrong: discord.py 2.7.1 hides a failed first connect behind an
+    AttributeError raised while handling it."""
+    while isinstance(exc, AttributeError) and exc.__context__ is not None:
+        exc = exc.__context__
+    if isinstance(exc, discord.ConnectionClosed):
+        return f"the gateway closed the connection with code {exc.code}"
+    return str(exc) or type(exc).__name__
+
+
+# --- helpers ---------------------------------------------------------------------------------
+
+
+def _snowflake(value: str, what: str) -> int:
+    if not value.isdigit() or not 15 <= len(value) <= 21:
+        raise ChatError(f"'{value[:40]}' is not a Discord {what} id such as 123456789012345678")
+    return int(value)
+
+
+def _sendable(emoji: Sequence[str]) -> str | None:
+    """The first configured emoji the bot can react with (a unicode or custom emoji)."""
+    for candidate in emoji:
+        if _CUSTOM_EMOJI.fullmatch(candidate) or not candidate.isascii():
+            return candidate
+    return None
+
+
+async def _say(interaction: discord.Interaction, text: str, *, ephemeral: bool = True) -> None:
+    """Answer an interaction whether or not it has been answered (or deferred) already."""
+    with _best_effort("answer a Discord interaction"):
+        if interaction.response.is_done():
+            await interaction.followup.send(text, ephemeral=ephemeral)
+        else:
+            await interaction.response.send_message(text, ephemeral=ephemeral)
+
+
+# --- discord.py plumbing ---------------------------------------------------------------------
+
+
+class _Client(discord.Client):
+    def __init__(self, chat: DiscordChat, **options: Any) -> None:
+        super().__init__(**options)
+        self.chat = chat
+
+    async def setup_hook(self) -> None:
+        self.add_view(VoteButtons(self.chat))  # persistent: clicks on any post, any age
+
+    async def on_raw_reaction_add(self, payload: discord.RawReactionActionEvent) -> None:
+        await self.chat._on_reaction(payload)
+
+    async def on_raw_reaction_remove(self, payload: discord.RawReactionActionEvent) -> None:
+        await self.chat._on_reaction(payload)
+
+
+class VoteButtons(discord.ui.View):
+    """Accept/Reject under each post. One instance, registered at start, answers every post."""
+
+    def __init__(self, chat: DiscordChat) -> None:
+        super().__init__(timeout=None)
+        self.chat = chat
+
+    @discord.ui.button(
+        label="Accept", emoji="👍", style=discord.ButtonStyle.success, custom_id=ACCEPT_ID
+    )
+    async def accept(
+        self, interaction: discord.Interaction, button: discord.ui.Button[VoteButtons]
+    ) -> None:
+        await self.chat._on_button(interaction, button.custom_id)
+
+    @discord.ui.button(
+        label="Reject", emoji="👎", style=discord.ButtonStyle.danger, custom_id=REJECT_ID
+    )
+    async def reject(
+        self, interaction: discord.Interaction, button: discord.ui.Button[VoteButtons]
+    ) -> None:
+        await self.chat._on_button(interaction, button.custom_id)
+
+
+class PapersGroup(app_commands.Group):
+    """`/papers ...`: each subcommand builds the core's command text and shows its `Reply`."""
+
+    def __init__(self, chat: DiscordChat) -> None:
+        super().__init__(name="papers", description="Papers paperbot found, and the team's votes")
+        self.chat = chat
+
+    @app_commands.command(description="Papers matched in the last days")
+    @app_commands.describe(days="How many days back (1 to 365, default 3)")
+    async def recent(
+        self, interaction: discord.Interaction, days: app_commands.Range[int, 1, 365] = 3
+    ) -> None:
+        await self.chat._on_command(interaction, "recent", days=days)
+
+    @app_commands.command(description="Search titles, abstracts and authors, newest first")
+    @app_commands.describe(words="Words to look for, such as: kv cache")
+    async def search(
+        self, interaction: discord.Interaction, words: app_commands.Range[str, 1, 200]
+    ) -> None:
+        await self.chat._on_command(interaction, "search", words=words)
+
+    @app_commands.command(description="Papers accepted in the last days")
+    @app_commands.describe(days="How many days back (1 to 365, default 7)")
+    async def accepted(
+        self, interaction: discord.Interaction, days: app_commands.Range[int, 1, 365] = 7
+    ) -> None:
+        await self.chat._on_command(interaction, "accepted", days=days)
+
+    @app_commands.command(description="Papers rejected in the last days")
+    @app_commands.describe(days="How many days back (1 to 365, default 7)")
+    async def rejected(
+        self, interaction: discord.Interaction, days: app_commands.Range[int, 1, 365] = 7
+    ) -> None:
+        await self.chat._on_command(interaction, "rejected", days=days)
+
+    @app_commands.command(description="Posted papers still waiting for votes")
+    async def pending(self, interaction: discord.Interaction) -> None:
+        await self.chat._on_command(interaction, "pending")
+
+    @app_commands.command(description="Counts and top voters")
+    async def stats(self, interaction: discord.Interaction) -> None:
+        await self.chat._on_command(interaction, "stats")
+
+    @app_commands.command(description="Which rule matched what, and the votes")
+    @app_commands.describe(paper="An arXiv id, such as 2503.12228")
+    async def why(
+        self, interaction: discord.Interaction, paper: app_commands.Range[str, 1, 100]
+    ) -> None:
+        await self.chat._on_command(interaction, "why", paper=paper)
+
+    @app_commands.command(description="Fetch a paper by id and post it for votes")
+    @app_commands.describe(paper="An arXiv id, such as 2503.12228")
+    async def add(
+        self, interaction: discord.Interaction, paper: app_commands.Range[str, 1, 100]
+    ) -> None:
+        await self.chat._on_command(interaction, "add", paper=paper)
+
+    @app_commands.command(description="Last good poll, next poll, pending posts")
+    async def status(self, interaction: discord.Interaction) -> None:
+        await self.chat._on_command(interaction, "status")
+
+    @app_commands.command(name="help", description="What each /papers command does")
+    async def help_(self, interaction: discord.Interaction) -> None:
+        await self.chat._on_command(interaction, "help")
+
+
+class _Tree(app_commands.CommandTree[discord.Client]):
+    async def on_error(
+        self, interaction: discord.Interaction, error: app_commands.AppCommandError
+    ) -> None:
+        if isinstance(error, app_commands.CommandNotFound | app_commands.CommandSignatureMismatch):
+            text = display.UNKNOWN_COMMAND
+        elif isinstance(error, app_commands.TransformerError):
+            text = display.unreadable_arguments(str(error))
+        else:
+            log.error("/papers failed", exc_info=error)
+            text = display.COMMAND_FAILED
+        await _say(interaction, text)
+
+
+# --- setup: the invite link -----------------------------------------------------------------
+
+
+def bot_permissions() -> discord.Permissions:
+    """The permissions the invite asks for: `USED_PERMISSIONS`, nothing else."""
+    return discord.Permissions(**{flag: True for flag, _ in USED_PERMISSIONS})
+
+
+def invite_url(application_id: int) -> str:
+    """The OAuth2 link that adds the bot to a server, with its slash commands."""
+    return discord.utils.oauth_url(
+        application_id,
+        permissions=bot_permissions(),
+        scopes=("bot", "applications.commands"),
+    )
 
 
 async def fetch_application_id(settings: Settings) -> int:
@@ -775,13 +848,8 @@ async def fetch_application_id(settings: Settings) -> int:
     discord.http.Route.BASE = settings.discord_api_url.rstrip("/")
     client = discord.Client(intents=discord.Intents.none(), proxy=settings.discord_proxy)
     try:
-        await client.login(settings.discord_token.get_secret_value())
-    except discord.LoginFailure as exc:
-        raise ChatError(LOGIN_REFUSED) from exc
-    except (discord.HTTPException, aiohttp.ClientError, OSError, TimeoutError) as exc:
-        raise ChatError(
-            f"could not reach Discord at {settings.discord_api_url}: {_failure(exc)}"
-        ) from exc
+        with _chat_errors(f"reach Discord at {settings.discord_api_url}"):
+            await client.login(settings.discord_token.get_secret_value())
     finally:
         await client.close()
     if client.application_id is None:

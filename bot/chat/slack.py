@@ -1,26 +1,18 @@
-"""Slack: papers as Block Kit posts, votes from reactions and buttons, and `/papers`.
+"""Slack: papers as Block Kit posts, votes from reactions and buttons, `/papers` commands.
 
-The adapter translates and holds no rules: reactions (`reaction_added`/`reaction_removed` on
-messages) and the Accept/Reject buttons become `VoteEvent`s, `/papers` becomes a
-`CommandEvent`, and the core's `PostView`/`Reply` become Slack messages. It runs on
-slack-bolt's `AsyncApp` with an `AsyncWebClient` built here, so `SLACK_API_URL` and
-`SLACK_PROXY` reach every call (slack_sdk reads neither from the environment).
-
-Modes: `SLACK_MODE=socket` (default, no public URL; needs `SLACK_APP_TOKEN`) or `http`
-(Slack posts to `http://SLACK_HTTP_HOST:SLACK_HTTP_PORT/slack/events`; bolt checks each
-request against `SLACK_SIGNING_SECRET` and answers 401 to a bad, stale or missing one).
-
-Every post carries message metadata (`paperbot_paper` with the arXiv id), so after a crash
-the bot finds its own post again (`find_post`) instead of posting twice.
+Runs slack-bolt's `AsyncApp` (Socket Mode, or HTTP checked against SLACK_SIGNING_SECRET) on an
+`AsyncWebClient` built here, so SLACK_API_URL and SLACK_PROXY reach every call. Each post
+carries metadata (`paperbot_paper`), so `find_post` finds it again after a crash.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import re
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 import aiohttp
@@ -40,12 +32,14 @@ from slack_sdk.http_retry.request import HttpRequest
 from slack_sdk.http_retry.response import HttpResponse
 from slack_sdk.http_retry.state import RetryState
 from slack_sdk.web.async_client import AsyncWebClient
-from slack_sdk.web.async_slack_response import AsyncSlackResponse
 
-from bot.chat.base import CommandEvent, EventHandler, PostView, Reply, VoteEvent
+from bot import display
+from bot.chat.base import EventHandler
 from bot.config import Settings
-from bot.curation import Signal, normalize_emoji, vote_value
+from bot.display import PostContent, clip, fold, post_content
 from bot.errors import ChatError, PaperbotError
+from bot.models import CommandEvent, PostView, Reply, Signal, VoteEvent
+from bot.voting import normalize_emoji, vote_value
 
 log = logging.getLogger(__name__)
 
@@ -54,30 +48,25 @@ __all__ = [
     "METADATA_TYPE",
     "REJECT_ACTION",
     "SlackChat",
-    "button_vote",
     "create_slack",
     "escape",
     "post_blocks",
     "post_metadata",
     "post_text",
-    "reaction_vote",
     "render_reply",
     "render_text",
+    "slack_button_to_vote",
+    "slack_command_to_event",
+    "slack_reaction_to_vote",
 ]
 
+PLATFORM = "slack"
 ACCEPT_ACTION = "paperbot_accept"
 REJECT_ACTION = "paperbot_reject"
 VOTE_BLOCK = "paperbot_vote"
 METADATA_TYPE = "paperbot_paper"
 COMMAND = "/papers"
 EVENTS_PATH = "/slack/events"
-
-SECTION_LIMIT = 3000  # Slack refuses a section block with more text than this
-TEXT_LIMIT = 39_000  # a message's top-level text (Slack's limit is 40,000)
-TITLE_CHARS = 300
-ABSTRACT_CHARS = 600
-REASONS_SHOWN = 5
-AUTHORS_SHOWN = 3
 HISTORY_LIMIT = 200  # messages per conversations.history page
 HISTORY_PAGES = 3  # how far back find_post looks
 SEEN_EVENTS = 2000  # event ids remembered to drop Slack's redeliveries
@@ -85,30 +74,37 @@ HTTP_TIMEOUT = 30.0
 CONNECT_TIMEOUT = 30.0
 MAX_RETRY_AFTER = 120.0  # a longer Retry-After fails the call; the core retries it later
 
+# Slack's limits, and what fits them
+SECTION_LIMIT = 3000  # Slack refuses a section block with more text than this
+TEXT_LIMIT = 39_000  # a message's top-level text (Slack's limit is 40,000)
+TITLE_CHARS = 300  # a title in a link label: escaped, it still fits a section
+
+ICONS = {"pending": "🗳️", "accepted": "✅", "rejected": "❌", "expired": "⌛"}
 # auth.test errors that mean the token itself is no good
 TOKEN_REJECTED = frozenset(
     {"invalid_auth", "token_revoked", "token_expired", "account_inactive", "not_authed"}
 )
-_FINAL = ("accepted", "rejected", "expired")
-_STATUS = {"accepted": "✅ *Accepted*", "rejected": "❌ *Rejected*", "expired": "⌛ *Expired*"}
 
 Sleep = Callable[[float], Awaitable[None]]
 
 
+# --- construction ----------------------------------------------------------------------------
+
+
 async def create_slack(settings: Settings, *, sleep: Sleep = asyncio.sleep) -> SlackChat:
-    """The Slack chat for these settings; `start()` connects. `sleep` waits out 429s."""
+    """The chat `paperbot run` starts when SLACK_BOT_TOKEN is set; `sleep` waits out 429s."""
     return SlackChat(settings, sleep=sleep)
 
 
 class SlackChat:
-    """One Slack workspace, one bot token. Channel arguments are bare ids ("C0123")."""
+    """The `Chat` for one Slack workspace. Channel arguments are bare channel ids ("C0123")."""
 
-    platform = "slack"
+    platform = PLATFORM
 
     def __init__(self, settings: Settings, *, sleep: Sleep = asyncio.sleep) -> None:
         if settings.slack_bot_token is None:
             raise ChatError("SLACK_BOT_TOKEN is not set; put the bot token (xoxb-...) in .env")
-        self._settings = settings
+        self.settings = settings
         self._token = settings.slack_bot_token.get_secret_value()
         self._sleep = sleep
         self._session: aiohttp.ClientSession | None = None
@@ -121,13 +117,11 @@ class SlackChat:
         self._bot_id: str | None = None
         self._seen: OrderedDict[str, None] = OrderedDict()
 
-    # --- connecting -------------------------------------------------------------------------
-
     def _make_client(self, session: aiohttp.ClientSession | None) -> AsyncWebClient:
         return AsyncWebClient(
             token=self._token,
-            base_url=_with_slash(self._settings.slack_api_url),
-            proxy=self._settings.slack_proxy or None,
+            base_url=_with_slash(self.settings.slack_api_url),
+            proxy=self.settings.slack_proxy or None,
             session=session,
             timeout=int(HTTP_TIMEOUT),
             retry_handlers=retry_handlers(self._sleep),
@@ -146,6 +140,8 @@ class SlackChat:
         host, port = self._runner.addresses[0][:2]
         return f"http://{host}:{port}{EVENTS_PATH}"
 
+    # --- start and close ---------------------------------------------------------------------
+
     async def start(self, handler: EventHandler) -> None:
         """Check the token, then listen (Socket Mode or HTTP); ChatError says what to fix."""
         self._check_settings()
@@ -155,17 +151,17 @@ class SlackChat:
             self._client = self._make_client(self._session)
             await self._identify()
             self._app = self._build_app()
-            if self._settings.slack_mode == "socket":
+            if self.settings.slack_mode == "socket":
                 await self._start_socket(self._app)
             else:
                 await self._start_http(self._app)
         except BaseException:
             await self.close()
             raise
-        log.info("connected to Slack as %s (%s mode)", self._bot_user_id, self._settings.slack_mode)
+        log.info("connected to Slack as %s (%s mode)", self._bot_user_id, self.settings.slack_mode)
 
     def _check_settings(self) -> None:
-        s = self._settings
+        s = self.settings
         if s.slack_mode == "socket" and s.slack_app_token is None:
             raise ChatError(
                 "SLACK_MODE=socket needs SLACK_APP_TOKEN (xapp-..., an app-level token with "
@@ -179,23 +175,13 @@ class SlackChat:
 
     async def _identify(self) -> None:
         """auth.test: learn who the bot is; a token Slack refuses is one clear sentence."""
-        try:
+        with _chat_errors(self.settings, "auth.test"):
             auth = await self._client.auth_test()
-        except SlackApiError as exc:
-            error = _error_code(exc)
-            if error in TOKEN_REJECTED:
-                raise ChatError(
-                    f"Slack rejected SLACK_BOT_TOKEN ({error}); create a new bot token "
-                    "(reinstall the app: OAuth & Permissions) and put it in .env"
-                ) from None
-            raise ChatError(f"Slack refused auth.test ({error}); check SLACK_BOT_TOKEN") from None
-        except (aiohttp.ClientError, TimeoutError) as exc:
-            raise _unreachable(self._settings, "auth.test", exc) from None
         self._bot_user_id = _str(auth.get("user_id"))
         self._bot_id = _str(auth.get("bot_id"))
 
     def _build_app(self) -> AsyncApp:
-        secret = self._settings.slack_signing_secret
+        secret = self.settings.slack_signing_secret
         app = AsyncApp(
             name="paperbot",
             client=self._client,
@@ -209,23 +195,16 @@ class SlackChat:
         return app
 
     async def _start_socket(self, app: AsyncApp) -> None:
-        assert self._settings.slack_app_token is not None
-        app_token = self._settings.slack_app_token.get_secret_value()
-        try:  # a bad app token would make the socket client retry forever: check it first
+        assert self.settings.slack_app_token is not None
+        app_token = self.settings.slack_app_token.get_secret_value()
+        # a bad app token would make the socket client retry forever: check it first
+        with _chat_errors(self.settings, "apps.connections.open"):
             opened = await self._client.apps_connections_open(app_token=app_token)
-        except SlackApiError as exc:
-            raise ChatError(
-                f"Slack rejected SLACK_APP_TOKEN ({_error_code(exc)}); create an app-level token "
-                "with the connections:write scope (Basic Information: App-Level Tokens) and put "
-                "it in .env"
-            ) from None
-        except (aiohttp.ClientError, TimeoutError) as exc:
-            raise _unreachable(self._settings, "apps.connections.open", exc) from None
         self._socket = AsyncSocketModeHandler(
             app,
             app_token=app_token,
             web_client=self._client,
-            proxy=self._settings.slack_proxy or None,
+            proxy=self.settings.slack_proxy or None,
         )
         self._socket.client.wss_uri = str(opened["url"])
         try:
@@ -240,7 +219,7 @@ class SlackChat:
             ) from None
 
     async def _start_http(self, app: AsyncApp) -> None:
-        host, port = self._settings.slack_http_host, self._settings.slack_http_port
+        host, port = self.settings.slack_http_host, self.settings.slack_http_port
         self._runner = web.AppRunner(app.web_app(path=EVENTS_PATH), shutdown_timeout=1.0)
         await self._runner.setup()
         try:
@@ -266,18 +245,11 @@ class SlackChat:
             if session is not None:
                 await session.close()
 
-    # --- the Chat protocol ------------------------------------------------------------------
+    # --- posting -----------------------------------------------------------------------------
 
     async def check_channel(self, channel: str) -> None:
-        try:
+        with _chat_errors(self.settings, "conversations.info", channel):
             info = await self._client.conversations_info(channel=channel)
-        except SlackApiError as exc:
-            error = _error_code(exc)
-            if error in ("channel_not_found", "not_in_channel"):
-                raise _cannot_see(channel) from None
-            raise _api_error(exc, "conversations.info", channel) from None
-        except (aiohttp.ClientError, TimeoutError) as exc:
-            raise _unreachable(self._settings, "conversations.info", exc) from None
         found = info.get("channel") or {}
         if found.get("is_archived"):
             raise ChatError(
@@ -288,35 +260,35 @@ class SlackChat:
 
     async def post_paper(self, channel: str, view: PostView, nonce: str) -> str:
         """One chat.postMessage; the nonce is not needed: find_post covers unknown outcomes."""
-        sent = await self._call(
-            "chat.postMessage",
-            channel,
-            self._client.chat_postMessage(
+        with _chat_errors(self.settings, "chat.postMessage", channel):
+            sent = await self._client.chat_postMessage(
                 channel=channel,
                 text=post_text(view),
                 blocks=post_blocks(view),
                 metadata=post_metadata(view),
                 unfurl_links=False,
                 unfurl_media=False,
-            ),
-        )
+            )
         return str(sent["ts"])
+
+    async def send_text(self, channel: str, text: str) -> None:
+        with _chat_errors(self.settings, "chat.postMessage", channel):
+            await self._client.chat_postMessage(
+                channel=channel, text=render_text(text), unfurl_links=False, unfurl_media=False
+            )
+
+    # --- finding -----------------------------------------------------------------------------
 
     async def find_post(self, channel: str, paper_id: str) -> str | None:
         """The bot's recent message whose metadata names this paper."""
-        await self._known()
+        if self._bot_user_id is None and self._bot_id is None:
+            await self._identify()
         cursor: str | None = None
         for _ in range(HISTORY_PAGES):
-            page = await self._call(
-                "conversations.history",
-                channel,
-                self._client.conversations_history(
-                    channel=channel,
-                    limit=HISTORY_LIMIT,
-                    include_all_metadata=True,
-                    cursor=cursor,
-                ),
-            )
+            with _chat_errors(self.settings, "conversations.history", channel):
+                page = await self._client.conversations_history(
+                    channel=channel, limit=HISTORY_LIMIT, include_all_metadata=True, cursor=cursor
+                )
             for message in page.get("messages") or []:
                 if self._is_mine(message) and _metadata_id(message) == paper_id:
                     return str(message["ts"])
@@ -325,49 +297,61 @@ class SlackChat:
                 break
         return None
 
+    def _is_mine(self, message: Mapping[str, Any]) -> bool:
+        return (self._bot_id is not None and message.get("bot_id") == self._bot_id) or (
+            self._bot_user_id is not None and message.get("user") == self._bot_user_id
+        )
+
+    # --- updating ----------------------------------------------------------------------------
+
     async def update_post(self, channel: str, ref: str, view: PostView) -> None:
-        await self._call(
-            "chat.update",
-            channel,
-            self._client.chat_update(
+        with _chat_errors(self.settings, "chat.update", channel):
+            await self._client.chat_update(
                 channel=channel,
                 ts=ref,
                 text=post_text(view),
                 blocks=post_blocks(view),
                 metadata=post_metadata(view),
-            ),
+            )
+
+    # --- events ------------------------------------------------------------------------------
+
+    async def _on_reaction(self, body: dict[str, Any], event: dict[str, Any]) -> None:
+        handler = self._handler
+        if handler is None or not self._first_delivery(body.get("event_id")):
+            return
+        vote = slack_reaction_to_vote(
+            event,
+            up=self.settings.paperbot_up_emoji,
+            down=self.settings.paperbot_down_emoji,
+            bot_user_id=self._bot_user_id,
         )
-
-    async def send_text(self, channel: str, text: str) -> None:
-        await self._call(
-            "chat.postMessage",
-            channel,
-            self._client.chat_postMessage(
-                channel=channel, text=render_text(text), unfurl_links=False, unfurl_media=False
-            ),
-        )
-
-    # --- helpers ----------------------------------------------------------------------------
-
-    async def _call(
-        self, method: str, channel: str, call: Awaitable[AsyncSlackResponse]
-    ) -> AsyncSlackResponse:
-        """Await a Web API call (retries included); any failure becomes one ChatError."""
+        if vote is None:
+            return
         try:
-            return await call
-        except SlackApiError as exc:
-            raise _api_error(exc, method, channel) from None
-        except (aiohttp.ClientError, TimeoutError) as exc:
-            raise _unreachable(self._settings, method, exc) from None
+            await handler.on_vote(vote)
+        except Exception:
+            log.exception("a Slack reaction on message %s could not be counted", vote.message_ref)
 
-    async def _known(self) -> None:
-        if self._bot_user_id is None and self._bot_id is None:
-            await self._identify()
-
-    def _is_mine(self, message: Mapping[str, Any]) -> bool:
-        return (self._bot_id is not None and message.get("bot_id") == self._bot_id) or (
-            self._bot_user_id is not None and message.get("user") == self._bot_user_id
-        )
+    async def _on_button(self, ack: AsyncAck, body: dict[str, Any]) -> None:
+        await ack()  # within Slack's 3 seconds, before any slow work
+        handler = self._handler
+        vote = slack_button_to_vote(body, bot_user_id=self._bot_user_id)
+        if handler is None or vote is None:
+            return
+        try:
+            said = await handler.on_vote(vote) or display.VOTE_NOT_TAKEN
+        except PaperbotError as exc:
+            said = display.refused(exc)
+        except Exception:
+            log.exception(
+                "a Slack button click on message %s could not be counted", vote.message_ref
+            )
+            said = display.VOTE_FAILED
+        channel = vote.channel.partition(":")[2]
+        user = vote.signal.user.partition(":")[2]
+        with _best_effort(self.settings, "chat.postEphemeral", channel):
+            await self._client.chat_postEphemeral(channel=channel, user=user, text=escape(said))
 
     def _first_delivery(self, event_id: object) -> bool:
         """False for an event id seen before (Slack redelivers when an ack is late)."""
@@ -380,85 +364,39 @@ class SlackChat:
             self._seen.popitem(last=False)
         return True
 
-    # --- events -----------------------------------------------------------------------------
-
-    async def _on_reaction(self, body: dict[str, Any], event: dict[str, Any]) -> None:
-        if self._handler is None or not self._first_delivery(body.get("event_id")):
-            return
-        vote = reaction_vote(
-            event,
-            up=self._settings.paperbot_up_emoji,
-            down=self._settings.paperbot_down_emoji,
-            bot_user_id=self._bot_user_id,
-        )
-        if vote is None:
-            return
-        try:
-            await self._handler.on_vote(vote)
-        except Exception:
-            log.exception("a Slack reaction on %s could not be counted", vote.message_ref)
-
-    async def _on_button(self, ack: AsyncAck, body: dict[str, Any]) -> None:
-        await ack()
-        if self._handler is None:
-            return
-        vote = button_vote(body, bot_user_id=self._bot_user_id)
-        if vote is None:
-            return
-        try:
-            said = await self._handler.on_vote(vote)
-        except Exception:
-            log.exception("a Slack button click on %s could not be counted", vote.message_ref)
-            said = "Sorry, that vote could not be counted; please try again."
-        if not said:
-            return
-        channel = vote.channel.partition(":")[2]
-        user = vote.signal.user.partition(":")[2]
-        try:
-            await self._call(
-                "chat.postEphemeral",
-                channel,
-                self._client.chat_postEphemeral(channel=channel, user=user, text=escape(said)),
-            )
-        except ChatError as exc:
-            log.warning("could not confirm a vote to %s: %s", user, exc)
+    # --- commands ----------------------------------------------------------------------------
 
     async def _on_command(
         self, ack: AsyncAck, command: dict[str, Any], respond: AsyncRespond
     ) -> None:
         await ack()  # within Slack's 3 seconds, before any slow work
-        if self._handler is None:
-            return
-        event = CommandEvent(
-            channel=f"slack:{command.get('channel_id', '')}",
-            user=f"slack:{command.get('user_id', '')}",
-            text=str(command.get("text") or ""),
-        )
-        try:
-            reply = await self._handler.on_command(event)
-        except PaperbotError as exc:
-            reply = Reply(str(exc), ok=False)
-        except Exception:
-            log.exception("/papers %s failed", event.text[:80])
-            reply = Reply("paperbot could not answer that; its log says why", ok=False)
-        try:
+        handler = self._handler
+        event = slack_command_to_event(command)
+        if handler is None:
+            reply = Reply(display.NOT_READY, ok=False)
+        else:
+            try:
+                reply = await handler.on_command(event)
+            except PaperbotError as exc:
+                reply = Reply(display.refused(exc), ok=False)
+            except Exception:
+                log.exception("/papers %s failed", event.text[:80])
+                reply = Reply(display.COMMAND_FAILED, ok=False)
+        with _best_effort(self.settings, "response_url", event.channel.partition(":")[2]):
             answer = await respond(
                 text=render_reply(reply),
                 response_type="in_channel" if reply.public else "ephemeral",
                 unfurl_links=False,
                 unfurl_media=False,
             )
-        except (aiohttp.ClientError, TimeoutError) as exc:
-            log.warning("could not answer /papers %s: %s", event.text[:80], exc)
-            return
-        if answer.status_code != 200:
-            log.warning("Slack refused the /papers answer (HTTP %s)", answer.status_code)
+            if answer.status_code != 200:
+                log.warning("Slack refused the /papers answer (HTTP %s)", answer.status_code)
 
 
-# --- translating events (pure) -------------------------------------------------------------
+# --- translating events (pure) ---------------------------------------------------------------
 
 
-def reaction_vote(
+def slack_reaction_to_vote(
     event: Mapping[str, Any],
     *,
     up: Sequence[str],
@@ -475,21 +413,21 @@ def reaction_vote(
     if value is None:
         return None
     return VoteEvent(
-        channel=f"slack:{channel}",
+        channel=f"{PLATFORM}:{channel}",
         message_ref=str(ts),
         signal=Signal(
-            f"slack:{user}",
+            f"{PLATFORM}:{user}",
             value,
             "reaction",
             normalize_emoji(str(name)),
-            event.get("type") != "reaction_removed",
+            added=event.get("type") != "reaction_removed",
         ),
         from_bot=user == bot_user_id,
     )
 
 
-def button_vote(body: Mapping[str, Any], *, bot_user_id: str | None) -> VoteEvent | None:
-    """A click on Accept/Reject as a vote on the message the buttons are on."""
+def slack_button_to_vote(body: Mapping[str, Any], *, bot_user_id: str | None) -> VoteEvent | None:
+    """A click on Accept/Reject (`block_actions`) as a vote on the message it is under."""
     actions = body.get("actions") or []
     action_id = actions[0].get("action_id") if actions else None
     value = {ACCEPT_ACTION: 1, REJECT_ACTION: -1}.get(str(action_id))
@@ -500,22 +438,65 @@ def button_vote(body: Mapping[str, Any], *, bot_user_id: str | None) -> VoteEven
     if value is None or not (channel and ts and user):
         return None
     return VoteEvent(
-        channel=f"slack:{channel}",
+        channel=f"{PLATFORM}:{channel}",
         message_ref=str(ts),
-        signal=Signal(f"slack:{user}", value, "button"),
+        signal=Signal(f"{PLATFORM}:{user}", value, "button"),
         from_bot=user == bot_user_id,
     )
 
 
-# --- rendering (pure) ----------------------------------------------------------------------
+def slack_command_to_event(command: Mapping[str, Any]) -> CommandEvent:
+    """A `/papers ...` slash command as the core's command: everything after `/papers`."""
+    return CommandEvent(
+        channel=f"{PLATFORM}:{command.get('channel_id') or ''}",
+        user=f"{PLATFORM}:{command.get('user_id') or ''}",
+        text=str(command.get("text") or ""),
+    )
 
 
-def escape(text: str) -> str:
-    """Slack's three control characters; anything else is shown as typed."""
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+# --- rendering (pure) ------------------------------------------------------------------------
 
 
-_LINK = re.compile(r"&lt;(https?://[^\s|]+?)&gt;")
+def post_text(view: PostView) -> str:
+    """The notification text of a post (shown where blocks are not)."""
+    content = post_content(view)
+    title = clip(content.title, TITLE_CHARS)
+    return _fit(escape(f"{title} ({content.paper_id}) · {content.status}"), SECTION_LIMIT)
+
+
+def post_metadata(view: PostView) -> dict[str, Any]:
+    return {
+        "event_type": METADATA_TYPE,
+        "event_payload": {"arxiv_id": view.paper.id, "routes": list(view.routes)},
+    }
+
+
+def post_blocks(view: PostView) -> list[dict[str, Any]]:
+    """`PostContent` as blocks: title link, byline, reasons, abstract, status, buttons."""
+    content = post_content(view)
+    blocks: list[dict[str, Any]] = [
+        _section(f"*{_link(content.url, clip(content.title, TITLE_CHARS))}*"),
+        _context(" · ".join(escape(part) for part in _byline(content))),
+    ]
+    if content.reasons:
+        lines = [f"*{display.REASONS_HEADING}:*", *(f"• {escape(r)}" for r in content.reasons)]
+        blocks.append(_section("\n".join(lines)))
+    if content.abstract:
+        blocks.append(_section(escape(content.abstract)))
+    state = f"{ICONS[content.state]} *{escape(content.status)}* · {content.votes}"
+    blocks.append(_context(state + (f" · {escape(content.hint)}" if content.hint else "")))
+    if content.buttons:
+        blocks.append(
+            {
+                "type": "actions",
+                "block_id": VOTE_BLOCK,
+                "elements": [
+                    _button("Accept", ACCEPT_ACTION, content.paper_id, "primary"),
+                    _button("Reject", REJECT_ACTION, content.paper_id, "danger"),
+                ],
+            }
+        )
+    return blocks
 
 
 def render_text(text: str) -> str:
@@ -531,93 +512,31 @@ def render_reply(reply: Reply) -> str:
     """A command's answer: its text, then one linked line per paper."""
     lines = [render_text(reply.text)]
     for item in reply.items:
-        line = f"• {_link(item.url, _squash(item.title, TITLE_CHARS))}"
+        line = f"• {_link(item.url, clip(fold(item.title), display.ITEM_TITLE_CHARS))}"
         if item.detail:
-            line += f" ({escape(_squash(item.detail, 300))})"
+            line += f" ({escape(clip(fold(item.detail), display.ITEM_DETAIL_CHARS))})"
         lines.append(line)
     return _fit("\n".join(lines), TEXT_LIMIT)
 
 
-def post_text(view: PostView) -> str:
-    """The notification text of a post (shown where blocks are not)."""
-    paper = view.paper
-    state = "" if view.status == "pending" else f" [{view.status}]"
-    return _fit(f"{escape(_squash(paper.title, TITLE_CHARS))} ({paper.id}){state}", SECTION_LIMIT)
+def escape(text: str) -> str:
+    """Slack's three control characters; anything else is shown as typed."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
-def post_metadata(view: PostView) -> dict[str, Any]:
-    return {
-        "event_type": METADATA_TYPE,
-        "event_payload": {"arxiv_id": view.paper.id, "routes": list(view.routes)},
-    }
+_LINK = re.compile(r"&lt;(https?://[^\s|]+?)&gt;")
 
 
-def post_blocks(view: PostView) -> list[dict[str, Any]]:
-    """Title link, authors and categories, why it matched, abstract, state, buttons."""
-    paper = view.paper
-    blocks: list[dict[str, Any]] = [
-        _section(f"*{_link(paper.url, _squash(paper.title, TITLE_CHARS))}*"),
-        {"type": "context", "elements": [_mrkdwn(_fit(_byline(view), SECTION_LIMIT))]},
-    ]
-    if view.reasons:
-        blocks.append(_section(_reasons(view)))
-    if paper.abstract.strip():
-        blocks.append(_section(escape(_squash(paper.abstract, ABSTRACT_CHARS))))
-    votes = f"👍 {view.ups} · 👎 {view.downs}"
-    if view.status in _FINAL:
-        note = f" — {escape(_squash(view.note, 500))}" if view.note else ""
-        blocks.append(_section(f"{_STATUS[view.status]}{note} · {votes}"))
-    else:
-        blocks.append(
-            {
-                "type": "context",
-                "elements": [_mrkdwn(f"{votes} · vote with a 👍/👎 reaction or the buttons")],
-            }
-        )
-    if not view.final:  # votes may still change a decision until the paper expires
-        blocks.append(
-            {
-                "type": "actions",
-                "block_id": VOTE_BLOCK,
-                "elements": [
-                    _button("Accept", ACCEPT_ACTION, paper.id, "primary"),
-                    _button("Reject", REJECT_ACTION, paper.id, "danger"),
-                ],
-            }
-        )
-    return blocks
-
-
-def _byline(view: PostView) -> str:
-    paper = view.paper
-    authors = list(paper.authors)
-    shown = ", ".join(_squash(a, 100) for a in authors[:AUTHORS_SHOWN])
-    if len(authors) > AUTHORS_SHOWN:
-        shown += " et al."
-    categories = list(dict.fromkeys([c for c in (paper.primary_category, *paper.categories) if c]))
-    parts = [escape(shown)] if shown else []
-    if categories:
-        parts.append(escape(", ".join(categories)))
-    parts.append(f"arXiv:{escape(paper.id)}")
-    return " · ".join(parts)
-
-
-def _reasons(view: PostView) -> str:
-    lines = ["*Why:*"]
-    for reason in view.reasons[:REASONS_SHOWN]:
-        term = escape(_squash(reason.term, 100))
-        if not reason.text.strip():  # e.g. "added by slack:U0123" (a request)
-            lines.append(f"• {term}")
-            continue
-        field = escape(_squash(reason.field, 40))
-        lines.append(f"• *{term}* in {field}: “{escape(_squash(reason.text, 200))}”")
-    if len(view.reasons) > REASONS_SHOWN:
-        lines.append(f"• …and {len(view.reasons) - REASONS_SHOWN} more")
-    return "\n".join(lines)
+def _byline(content: PostContent) -> list[str]:
+    return [p for p in (content.authors, content.categories, content.reference) if p]
 
 
 def _section(text: str) -> dict[str, Any]:
     return {"type": "section", "text": _mrkdwn(_fit(text, SECTION_LIMIT))}
+
+
+def _context(text: str) -> dict[str, Any]:
+    return {"type": "context", "elements": [_mrkdwn(_fit(text, SECTION_LIMIT))]}
 
 
 def _mrkdwn(text: str) -> dict[str, Any]:
@@ -641,20 +560,8 @@ def _link(url: str, label: str) -> str:
     return f"<{url.replace('&', '&amp;')}|{escape(label)}>"
 
 
-def _squash(text: str, limit: int) -> str:
-    """Whitespace collapsed; cut at a word boundary with an ellipsis past `limit` characters."""
-    flat = " ".join(text.split())
-    if len(flat) <= limit:
-        return flat
-    cut = flat[: limit - 1]
-    space = cut.rfind(" ")
-    if space > limit // 2:
-        cut = cut[:space]
-    return cut.rstrip() + "…"
-
-
 def _fit(text: str, limit: int) -> str:
-    """Escaped text cut to `limit` characters without splitting an `&amp;` entity."""
+    """Escaped text cut to Slack's `limit` without splitting an `&amp;` entity."""
     if len(text) <= limit:
         return text
     cut = text[: limit - 1]
@@ -664,15 +571,68 @@ def _fit(text: str, limit: int) -> str:
     return cut + "…"
 
 
-def _metadata_id(message: Mapping[str, Any]) -> str | None:
-    metadata = message.get("metadata") or {}
-    if metadata.get("event_type") != METADATA_TYPE:
-        return None
-    found = (metadata.get("event_payload") or {}).get("arxiv_id")
-    return str(found) if found else None
+# --- errors ----------------------------------------------------------------------------------
 
 
-# --- errors and retries --------------------------------------------------------------------
+@contextlib.contextmanager
+def _chat_errors(settings: Settings, method: str, channel: str | None = None) -> Iterator[None]:
+    """Slack refusals and network failures inside become one ChatError saying what to do."""
+    try:
+        yield
+    except SlackApiError as exc:
+        raise _refusal(exc, method, channel) from None
+    except (aiohttp.ClientError, TimeoutError) as exc:
+        reason = str(exc) or type(exc).__name__
+        raise ChatError(
+            f"cannot reach Slack at {settings.slack_api_url} for {method} ({reason}); "
+            "check the network, SLACK_API_URL and SLACK_PROXY"
+        ) from None
+
+
+@contextlib.contextmanager
+def _best_effort(settings: Settings, method: str, channel: str | None = None) -> Iterator[None]:
+    """As `_chat_errors`, but the ChatError is logged and the caller goes on."""
+    try:
+        with _chat_errors(settings, method, channel):
+            yield
+    except ChatError as exc:
+        log.warning("%s", exc)
+
+
+def _refusal(exc: SlackApiError, method: str, channel: str | None) -> ChatError:
+    error = _error_code(exc)
+    where = f" in {channel}" if channel else ""
+    data = getattr(exc.response, "data", None)
+    if method == "apps.connections.open":
+        return ChatError(
+            f"Slack rejected SLACK_APP_TOKEN ({error}); create an app-level token with the "
+            "connections:write scope (Basic Information: App-Level Tokens) and put it in .env"
+        )
+    if error in TOKEN_REJECTED:
+        return ChatError(
+            f"Slack rejected SLACK_BOT_TOKEN ({error}); create a new bot token (reinstall the "
+            "app: OAuth & Permissions) and put it in .env"
+        )
+    if error == "missing_scope":
+        needed = data.get("needed", "?") if isinstance(data, dict) else "?"
+        return ChatError(
+            f"the Slack app lacks the {needed} scope for {method}; add it to the app "
+            "(slack/manifest.yml lists every scope) and reinstall it"
+        )
+    if error in ("channel_not_found", "not_in_channel") and channel:
+        return _cannot_see(channel)
+    if error == "ratelimited":
+        return ChatError(f"Slack kept rate-limiting {method}{where}; it is retried later")
+    if method == "auth.test":
+        return ChatError(f"Slack refused auth.test ({error}); check SLACK_BOT_TOKEN")
+    return ChatError(f"Slack refused {method}{where} ({error})")
+
+
+def _cannot_see(channel: str) -> ChatError:
+    return ChatError(
+        f"the bot cannot see Slack channel {channel}; invite it there with /invite @paperbot "
+        "(or check slack_channel in the routes file)"
+    )
 
 
 def _error_code(exc: SlackApiError) -> str:
@@ -684,40 +644,15 @@ def _error_code(exc: SlackApiError) -> str:
     return f"HTTP {status}"
 
 
-def _api_error(exc: SlackApiError, method: str, channel: str) -> ChatError:
-    error = _error_code(exc)
-    data = getattr(exc.response, "data", None)
-    if error in TOKEN_REJECTED:
-        return ChatError(
-            f"Slack rejected SLACK_BOT_TOKEN ({error}) on {method}; create a new bot token "
-            "(reinstall the app: OAuth & Permissions) and put it in .env"
-        )
-    if error == "missing_scope":
-        needed = data.get("needed", "?") if isinstance(data, dict) else "?"
-        return ChatError(
-            f"the Slack app lacks the {needed} scope for {method}; add it to the app "
-            "(slack/manifest.yml lists every scope) and reinstall it"
-        )
-    if error in ("channel_not_found", "not_in_channel"):
-        return _cannot_see(channel)
-    if error == "ratelimited":
-        return ChatError(f"Slack kept rate-limiting {method} in {channel}; it is retried later")
-    return ChatError(f"Slack refused {method} in {channel} ({error})")
+# --- helpers ---------------------------------------------------------------------------------
 
 
-def _cannot_see(channel: str) -> ChatError:
-    return ChatError(
-        f"the bot cannot see Slack channel {channel}; invite it there with /invite @paperbot "
-        "(or check slack_channel in the routes file)"
-    )
-
-
-def _unreachable(settings: Settings, method: str, exc: BaseException) -> ChatError:
-    reason = str(exc) or type(exc).__name__
-    return ChatError(
-        f"cannot reach Slack at {settings.slack_api_url} for {method} ({reason}); "
-        "check the network, SLACK_API_URL and SLACK_PROXY"
-    )
+def _metadata_id(message: Mapping[str, Any]) -> str | None:
+    metadata = message.get("metadata") or {}
+    if metadata.get("event_type") != METADATA_TYPE:
+        return None
+    found = (metadata.get("event_payload") or {}).get("arxiv_id")
+    return str(found) if found else None
 
 
 def _str(value: object) -> str | None:
@@ -726,6 +661,9 @@ def _str(value: object) -> str | None:
 
 def _with_slash(url: str) -> str:
     return url if url.endswith("/") else url + "/"
+
+
+# --- slack_sdk plumbing: retries -------------------------------------------------------------
 
 
 class RateLimitRetry(AsyncRateLimitErrorRetryHandler):

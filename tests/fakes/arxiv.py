@@ -2,7 +2,8 @@
 
 Tests queue answers per path (status, body, headers, delay); once a path's queue is empty it
 keeps serving its last answer. It honours If-None-Match like rss.arxiv.org, and records every
-request so tests can check headers, pacing and what was asked.
+request so tests can check headers, pacing and what was asked. Hostile answers: `streamed`
+sends a huge body without holding it, `gzip_bomb` a small body that inflates enormously.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
+import zlib
 from collections import deque
 from dataclasses import dataclass, field
 
@@ -25,6 +27,22 @@ class Answer:
     headers: dict[str, str] = field(default_factory=dict)
     delay: float = 0.0
     content_type: str = "application/rss+xml"
+    stream: int = 0  # if set: send this many bytes of `body` repeated, chunk by chunk
+    chunked: bool = False  # stream without a Content-Length (HTTP chunked encoding)
+
+
+def streamed(size: int, *, chunked: bool = False) -> Answer:
+    """An answer of `size` bytes, written a chunk at a time (the server never holds it)."""
+    return Answer(b"<item>" + b"x" * 1018, stream=size, chunked=chunked)
+
+
+def gzip_bomb(size: int) -> Answer:
+    """A gzip body that inflates to `size` bytes of spaces (about 1000:1), sent as such."""
+    packer = zlib.compressobj(9, zlib.DEFLATED, zlib.MAX_WBITS | 16)
+    block = b" " * (1 << 20)
+    parts = [packer.compress(block) for _ in range(size // len(block))]
+    parts += [packer.compress(b" " * (size % len(block))), packer.flush()]
+    return Answer(b"".join(parts), headers={"Content-Encoding": "gzip"})
 
 
 @dataclass(frozen=True)
@@ -97,6 +115,8 @@ class FakeArxiv:
                 )
         if answer.delay:
             await asyncio.sleep(answer.delay)
+        if answer.stream:
+            return await self._stream(request, answer)
         etag = answer.headers.get("ETag")
         if etag and request.headers.get("If-None-Match") == etag and answer.status == 200:
             return web.Response(status=304, headers={"ETag": etag})
@@ -106,3 +126,19 @@ class FakeArxiv:
             headers=answer.headers,
             content_type=answer.content_type,
         )
+
+    async def _stream(self, request: web.Request, answer: Answer) -> web.StreamResponse:
+        response = web.StreamResponse(status=answer.status, headers=answer.headers)
+        response.content_type = answer.content_type
+        if not answer.chunked:
+            response.content_length = answer.stream
+        await response.prepare(request)
+        block = answer.body * max(1, (1 << 20) // len(answer.body))
+        left = answer.stream
+        try:
+            while left > 0:
+                await response.write(block[:left])
+                left -= min(left, len(block))
+        except (ConnectionError, RuntimeError):
+            pass  # the client hung up, as it should on a body this large
+        return response

@@ -5,8 +5,9 @@ from __future__ import annotations
 import itertools
 from dataclasses import dataclass, field
 
-from bot.chat.base import EventHandler, PostView
+from bot.chat.base import EventHandler
 from bot.errors import ChatError
+from bot.models import PostView
 
 
 @dataclass

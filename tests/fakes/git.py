@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import base64
+import http.server
+import socket
 import subprocess
+import threading
 from pathlib import Path
 
 # A person's identity, and no user or system config, so tests behave the same everywhere.
@@ -52,3 +56,108 @@ def local_repo(where: Path, files: dict[str, str]) -> Path:
     git(where, "add", "-A")
     git(where, "commit", "-q", "--allow-empty", "-m", "start")
     return where
+
+
+class SmartHttp:
+    """`git http-backend` behind HTTP basic auth on 127.0.0.1: a remote that needs a token.
+
+    Use as a context manager; `url(name)` is the https-like URL of `root / name`.
+    """
+
+    def __init__(self, root: Path, user: str, password: str) -> None:
+        self.root = root
+        self.expected = "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
+        self.logins: list[str] = []  # the Authorization headers seen
+        server = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def log_message(self, format: str, *args: object) -> None:
+                pass
+
+            def do_GET(self) -> None:
+                self.backend()
+
+            def do_POST(self) -> None:
+                self.backend()
+
+            def backend(self) -> None:
+                auth = self.headers.get("Authorization")
+                if auth is not None:
+                    server.logins.append(auth)
+                if auth != server.expected:
+                    self.send_response(401)
+                    self.send_header("WWW-Authenticate", 'Basic realm="papers"')
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
+                path, _, query = self.path.partition("?")
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                env = {
+                    **GIT_ENV,
+                    "GIT_PROJECT_ROOT": str(server.root),
+                    "GIT_HTTP_EXPORT_ALL": "1",
+                    "PATH_INFO": path,
+                    "QUERY_STRING": query,
+                    "REQUEST_METHOD": self.command,
+                    "CONTENT_TYPE": self.headers.get("Content-Type", ""),
+                    "CONTENT_LENGTH": str(len(body)),
+                    "REMOTE_USER": "paperbot",
+                    "REMOTE_ADDR": "127.0.0.1",
+                }
+                for header, var in (
+                    ("Content-Encoding", "HTTP_CONTENT_ENCODING"),
+                    ("Git-Protocol", "GIT_PROTOCOL"),
+                ):
+                    if self.headers.get(header):
+                        env[var] = self.headers[header]
+                done = subprocess.run(
+                    ["git", "http-backend"], input=body, capture_output=True, env=env, check=False
+                )
+                head, _, payload = done.stdout.partition(b"\r\n\r\n")
+                status = 200
+                headers = []
+                for line in head.decode().split("\r\n"):
+                    name, _, value = line.partition(": ")
+                    if name.lower() == "status":
+                        status = int(value.split()[0])
+                    elif name:
+                        headers.append((name, value))
+                self.send_response(status)
+                for name, value in headers:
+                    self.send_header(name, value)
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+
+    def url(self, name: str) -> str:
+        return f"http://127.0.0.1:{self.httpd.server_address[1]}/{name}"
+
+    def __enter__(self) -> SmartHttp:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+        self.thread.join()
+
+
+class SilentServer:
+    """A TCP port on 127.0.0.1 that accepts connections and never answers: a hung remote."""
+
+    def __init__(self) -> None:
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(16)  # the kernel completes the handshakes; nobody ever reads
+
+    def url(self, name: str) -> str:
+        return f"http://127.0.0.1:{self.sock.getsockname()[1]}/{name}"
+
+    def __enter__(self) -> SilentServer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.sock.close()

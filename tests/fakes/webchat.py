@@ -16,9 +16,10 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
-from bot.chat.base import EventHandler, PostView
+from bot.chat.base import EventHandler
 from bot.config import Settings
 from bot.errors import ChatError
+from bot.models import PostView
 from tests.fakes.server import ThreadedServer
 
 

@@ -1,8 +1,7 @@
 """arXiv's announcement calendar, as far as the poller needs it (pure).
 
-New listings are announced Sunday to Thursday at 20:00 US Eastern and appear in the listing
-feed from its midnight rebuild, dated Monday to Friday. Holidays (a setting) have no listing.
-The calendar is only used to notice gaps; what is new is always decided by the id set.
+Listings are dated Monday to Friday, holidays excepted; used only to notice gaps
+(docs/scheduling.md). What is new is always decided by the ids already stored.
 """
 
 from __future__ import annotations

@@ -2,19 +2,33 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.interval import IntervalTrigger
 
-from bot.chat.base import CommandEvent, VoteEvent
-from bot.curation import Signal
-from bot.curator import Curator, post_nonce
-from bot.models import Match, Paper, Reason, Route
+from bot.app import App, wire
+from bot.config import RulesSource
+from bot.models import (
+    CommandEvent,
+    FeedRun,
+    Incoming,
+    Match,
+    Outcome,
+    Paper,
+    Reason,
+    Route,
+    Signal,
+    VoteEvent,
+)
+from bot.posting import post_nonce
 from bot.publish import PublishResult
-from bot.service import RulesSource
-from storage.store import FeedRun, Incoming, Store
+from bot.scheduling import register_jobs
+from storage.store import Store
 from tests.conftest import FakeClock
 from tests.fakes.chat import MemoryChat
 
@@ -47,21 +61,21 @@ class World:
         self.store = Store.open(tmp_path / "paperbot.db", clock)
         self.chat = MemoryChat()
         self.published: list[str] = []
-        self.curator = self.restart(self.chat)
+        self.app = self.restart(self.chat)
 
-    def restart(self, chat: MemoryChat) -> Curator:
+    def restart(self, chat: MemoryChat) -> App:
         def publish(route: Route) -> PublishResult:
             self.published.append(route.name)
             return PublishResult(route.name)
 
-        self.curator = Curator(
+        self.app = wire(
             store=self.store,
             chats={"test": chat},
             rules=RulesSource(self.config),
             clock=self.clock,
             publish=publish,
         )
-        return self.curator
+        return self.app
 
     def matched(self, pid: str, day: date = date(2026, 11, 24), route: str = "llm-systems") -> None:
         self.store.upsert_papers([Incoming(Paper(pid, f"LLM paper {pid}"), day, True, "rss:x")])
@@ -80,7 +94,7 @@ class World:
         signal = Signal(user, value, "reaction", emoji, added)
         channel = str(kw.get("channel", f"test:{CHANNEL}"))
         ref = str(kw.get("ref", self.ref(pid)))
-        await self.curator.on_vote(
+        await self.app.on_vote(
             VoteEvent(channel, ref, signal, from_bot=bool(kw.get("from_bot", False)))
         )
 
@@ -99,11 +113,11 @@ def world(tmp_path: Path, clock: FakeClock) -> Iterator[World]:
 async def test_each_match_is_posted_once_even_across_restarts(world: World) -> None:
     world.matched("2611.00001")
     world.matched("2611.00002")
-    assert await world.curator.post_queued() == 2
-    await world.curator.post_queued()
+    assert await world.app.poster.post_queued() == 2
+    await world.app.poster.post_queued()
     world.restart(world.chat)
-    await world.curator.reconcile()
-    await world.curator.post_queued()
+    await world.app.poster.reconcile()
+    await world.app.poster.post_queued()
     posts = world.chat.posts(CHANNEL)
     assert sorted(m.view.paper.id for m in posts if m.view) == ["2611.00001", "2611.00002"]
     assert posts[0].nonce == post_nonce(
@@ -117,15 +131,15 @@ async def test_a_post_whose_outcome_was_unknown_is_found_not_sent_again(world: W
     world.matched("2611.00002")
     # crash 1: the message went out but its reference was never recorded
     world.store.post_intent("2611.00001", f"test:{CHANNEL}", ["llm-systems"])
-    view = world.curator.view("2611.00001", f"test:{CHANNEL}")
+    view = world.app.poster.view("2611.00001", f"test:{CHANNEL}")
     assert view is not None
     await world.chat.post_paper(CHANNEL, view, "n")
     # crash 2: the intent was recorded, the message never sent
     world.store.post_intent("2611.00002", f"test:{CHANNEL}", ["llm-systems"])
 
     world.restart(world.chat)
-    await world.curator.reconcile()
-    await world.curator.post_queued()
+    await world.app.poster.reconcile()
+    await world.app.poster.post_queued()
     ids = [m.view.paper.id for m in world.chat.posts() if m.view]
     assert sorted(ids) == ["2611.00001", "2611.00002"]
     assert all(p.state == "sent" for p in world.store.posts())
@@ -134,10 +148,10 @@ async def test_a_post_whose_outcome_was_unknown_is_found_not_sent_again(world: W
 async def test_a_failed_post_stays_queued_and_is_retried(world: World) -> None:
     world.matched("2611.00001")
     world.chat.fail_posts = 1
-    await world.curator.post_queued()
+    await world.app.poster.post_queued()
     assert world.chat.posts() == []
     assert [m.paper_id for m in world.store.queued_matches()] == ["2611.00001"]
-    await world.curator.post_queued()
+    await world.app.poster.post_queued()
     assert len(world.chat.posts()) == 1
     assert world.store.queued_matches() == []
 
@@ -148,13 +162,13 @@ async def test_flood_control_posts_the_limit_and_announces_the_rest(
     write_routes(tmp_path / "paperbot.toml", limit=2)
     world = World(tmp_path, clock)
     world.matched("2611.00000")
-    await world.curator.post_queued()  # the channel has its first post
+    await world.app.poster.post_queued()  # the channel has its first post
     for i in range(1, 6):
         world.matched(f"2611.0000{i}")
-    await world.curator.post_queued()
+    await world.app.poster.post_queued()
     assert len(world.chat.posts()) == 3
     assert world.chat.texts(CHANNEL) == ["…and 3 more: /papers pending"]
-    reply = await world.curator.on_command(CommandEvent(f"test:{CHANNEL}", "test:U1", "pending"))
+    reply = await world.app.on_command(CommandEvent(f"test:{CHANNEL}", "test:U1", "pending"))
     held = [i for i in reply.items if i.detail.startswith("not posted")]
     assert len(held) == 3
 
@@ -163,7 +177,7 @@ async def test_a_new_channel_gets_only_the_latest_listing(world: World) -> None:
     world.matched("2611.00001", date(2026, 11, 20))
     world.matched("2611.00002", date(2026, 11, 23))
     world.matched("2611.00003", date(2026, 11, 24))
-    await world.curator.post_queued()
+    await world.app.poster.post_queued()
     assert [m.view.paper.id for m in world.chat.posts() if m.view] == ["2611.00003"]
     assert world.store.queued_matches() == []
 
@@ -176,11 +190,11 @@ async def test_two_routes_in_one_channel_share_one_post(tmp_path: Path, clock: F
     )
     world = World(tmp_path, clock)
     chat = MemoryChat()
-    world.curator = Curator(
+    world.app = wire(
         store=world.store, chats={"test": chat}, rules=RulesSource(world.config), clock=clock
     )
     # both routes post to the same test channel when they name the same one
-    world.curator.channels = lambda route: ["test:shared"]  # type: ignore[method-assign]
+    world.app.channels.of_route = lambda route: ["test:shared"]  # type: ignore[method-assign]
     world.store.upsert_papers([Incoming(Paper("2611.00001", "LLM serving"), None, True, "x")])
     world.store.add_matches(
         [
@@ -189,13 +203,13 @@ async def test_two_routes_in_one_channel_share_one_post(tmp_path: Path, clock: F
         ],
         "poll",
     )
-    await world.curator.post_queued()
+    await world.app.poster.post_queued()
     (post,) = chat.posts()
     assert post.view is not None
     assert post.view.routes == ("a", "b")
     assert [r.term for r in post.view.reasons] == ["llm", "serving"]
     for user in ("test:U1", "test:U2"):
-        await world.curator.on_vote(VoteEvent("test:shared", post.ref, Signal(user, 1, "button")))
+        await world.app.on_vote(VoteEvent("test:shared", post.ref, Signal(user, 1, "button")))
     assert world.store.decision("2611.00001", "a") is not None
     assert [d.status for r in ("a", "b") if (d := world.store.decision("2611.00001", r))] == [
         "accepted",
@@ -203,9 +217,37 @@ async def test_two_routes_in_one_channel_share_one_post(tmp_path: Path, clock: F
     ]
 
 
+async def test_votes_belong_to_the_post_they_were_cast_on(
+    tmp_path: Path, clock: FakeClock
+) -> None:
+    (tmp_path / "paperbot.toml").write_text(
+        "[[routes]]\nname = 'a'\ncategories = ['cs.DC']\naccept = ['llm']\n"
+        "[[routes]]\nname = 'b'\ncategories = ['cs.DC']\naccept = ['serving']\n",
+        encoding="utf-8",
+    )
+    world = World(tmp_path, clock)  # the test chat gives each route its own channel
+    world.store.upsert_papers([Incoming(Paper("2611.00001", "LLM serving"), None, True, "x")])
+    world.store.add_matches(
+        [
+            Match("2611.00001", "a", (Reason("llm", "title", "LLM"),)),
+            Match("2611.00001", "b", (Reason("serving", "title", "serving"),)),
+        ],
+        "poll",
+    )
+    await world.app.poster.post_queued()
+    post_a = next(m for m in world.chat.posts() if m.channel == "a")
+    for user in ("test:U1", "test:U2"):
+        await world.app.on_vote(VoteEvent("test:a", post_a.ref, Signal(user, 1, "button")))
+    decided = {r: d.status for r in ("a", "b") if (d := world.store.decision("2611.00001", r))}
+    assert decided == {"a": "accepted"}  # route b's channel has not voted
+    view_b = world.app.poster.view("2611.00001", "test:b")
+    assert view_b is not None
+    assert (view_b.ups, view_b.status) == (0, "pending")
+
+
 async def test_votes_decide_update_the_post_and_mark_the_list_unpublished(world: World) -> None:
     world.matched("2611.00001")
-    await world.curator.post_queued()
+    await world.app.poster.post_queued()
     await world.vote("2611.00001", "test:U1", 1)
     assert world.status("2611.00001") is None
     await world.vote("2611.00001", "test:U2", 1)
@@ -216,7 +258,7 @@ async def test_votes_decide_update_the_post_and_mark_the_list_unpublished(world:
     (post,) = world.chat.posts()
     assert post.edits[-1].status == "accepted"
     assert post.edits[-1].ups == 2
-    assert world.curator.unpublished() == ["llm-systems"]
+    assert world.app.decisions.unpublished() == ["llm-systems"]
 
     # withdrawing one thumb takes it back to pending; the list will drop nothing by itself
     await world.vote("2611.00001", "test:U2", 1, added=False)
@@ -230,9 +272,9 @@ async def test_ignored_votes_change_nothing(tmp_path: Path, clock: FakeClock) ->
     write_routes(tmp_path / "paperbot.toml", curators="curators = ['test:U1', 'test:U2']")
     world = World(tmp_path, clock)
     world.matched("2611.00001")
-    await world.curator.post_queued()
+    await world.app.poster.post_queued()
     await world.vote("2611.00001", "test:BOT", 1, from_bot=True)  # the bot's own
-    await world.vote("2611.00001", "test:U9", 1)  # not a curator
+    await world.vote("2611.00001", "test:U9", 1)  # not a app
     await world.vote("2611.00001", "test:U1", 1, ref="not-our-message")
     await world.vote("2611.00001", "test:U2", 1, channel="test:elsewhere")
     assert world.status("2611.00001") is None
@@ -249,12 +291,12 @@ async def test_undecided_papers_expire_and_then_stay_expired(
     world: World, clock: FakeClock
 ) -> None:
     world.matched("2611.00001")
-    await world.curator.post_queued()
+    await world.app.poster.post_queued()
     await world.vote("2611.00001", "test:U1", 1)
     clock.advance(days=6, hours=23)
-    assert await world.curator.expire_due() == 0
+    assert await world.app.decisions.expire_due() == 0
     clock.advance(hours=1)
-    assert await world.curator.expire_due() == 1
+    assert await world.app.decisions.expire_due() == 1
     assert world.status("2611.00001") == "expired"
     await world.vote("2611.00001", "test:U2", 1)
     assert world.status("2611.00001") == "expired"
@@ -263,13 +305,50 @@ async def test_undecided_papers_expire_and_then_stay_expired(
 
 async def test_a_decision_standing_at_expiry_is_final(world: World, clock: FakeClock) -> None:
     world.matched("2611.00001")
-    await world.curator.post_queued()
+    await world.app.poster.post_queued()
     await world.vote("2611.00001", "test:U1", 1)
     await world.vote("2611.00001", "test:U2", 1)
     clock.advance(days=8)
     await world.vote("2611.00001", "test:U1", -1)
     await world.vote("2611.00001", "test:U3", -1)
     assert world.status("2611.00001") == "accepted"
+
+
+async def test_a_decision_frozen_at_expiry_is_final_on_the_post_too(
+    world: World, clock: FakeClock
+) -> None:
+    """One finality rule: a decision that votes can no longer change shows no buttons."""
+    world.matched("2611.00001")
+    await world.app.poster.post_queued()
+    await world.vote("2611.00001", "test:U1", 1)
+    await world.vote("2611.00001", "test:U2", 1)
+    view = world.app.poster.view("2611.00001", f"test:{CHANNEL}")
+    assert view is not None
+    assert (view.status, view.final) == ("accepted", False)  # votes may still change it
+    clock.advance(days=8)
+    await world.app.decisions.expire_due()
+    view = world.app.poster.view("2611.00001", f"test:{CHANNEL}")
+    assert view is not None
+    assert (view.status, view.final) == ("accepted", True)
+    assert world.chat.posts()[0].edits[-1].final  # the post lost its buttons
+    await world.vote("2611.00001", "test:U3", -1)  # a late vote is kept but decides nothing
+    assert world.status("2611.00001") == "accepted"
+    assert world.chat.posts()[0].edits[-1].final
+
+
+async def test_a_vote_after_the_voting_time_is_stored_but_decides_nothing(
+    world: World, clock: FakeClock
+) -> None:
+    world.matched("2611.00001")
+    await world.app.poster.post_queued()
+    await world.vote("2611.00001", "test:U1", 1)
+    clock.advance(days=7, minutes=1)  # past expire_days, before the 30-minute expiry job
+    await world.vote("2611.00001", "test:U2", 1)
+    assert {v.user for v in world.store.votes_for("2611.00001")} == {"test:U1", "test:U2"}
+    assert world.status("2611.00001") == "expired"
+    view = world.app.poster.view("2611.00001", f"test:{CHANNEL}")
+    assert view is not None
+    assert (view.ups, view.status, view.final) == (2, "expired", True)
 
 
 async def test_a_burst_of_votes_is_published_once(tmp_path: Path, clock: FakeClock) -> None:
@@ -279,22 +358,22 @@ async def test_a_burst_of_votes_is_published_once(tmp_path: Path, clock: FakeClo
     world = World(tmp_path, clock)
     for pid in ("2611.00001", "2611.00002"):
         world.matched(pid)
-    await world.curator.post_queued()
-    assert await world.curator.publish_due() == []  # nothing decided yet
+    await world.app.poster.post_queued()
+    assert await world.app.decisions.publish_due() == []  # nothing decided yet
     for pid in ("2611.00001", "2611.00002"):
         await world.vote(pid, "test:U1", 1)
         await world.vote(pid, "test:U2", 1)
-    assert world.curator.unpublished() == ["llm-systems"]
-    await world.curator.publish_due()
-    await world.curator.publish_due()
+    assert world.app.decisions.unpublished() == ["llm-systems"]
+    await world.app.decisions.publish_due()
+    await world.app.decisions.publish_due()
     assert world.published == ["llm-systems"]  # one publish for the whole burst
-    assert world.curator.unpublished() == []
+    assert world.app.decisions.unpublished() == []
 
 
 async def test_a_curators_hand_decision_is_final(world: World) -> None:
     world.matched("2611.00001")
-    await world.curator.post_queued()
-    said = await world.curator.decide_by_hand("2611.00001", "rejected", "cli:alice")
+    await world.app.poster.post_queued()
+    said = await world.app.decisions.decide_by_hand("2611.00001", Outcome.REJECTED, "cli:alice")
     assert said == "2611.00001 rejected on llm-systems by cli:alice"
     await world.vote("2611.00001", "test:U1", 1)
     await world.vote("2611.00001", "test:U2", 1)
@@ -303,34 +382,81 @@ async def test_a_curators_hand_decision_is_final(world: World) -> None:
     assert (decision.status, decision.decided_by) == ("rejected", "cli:alice")
 
 
-async def test_digest_lists_posts_with_votes_pending_and_mondays_last_week(
+async def test_digest_shows_outcomes_and_what_was_decided_since_the_last_one(
     world: World, clock: FakeClock
 ) -> None:
     world.matched("2611.00001")
     world.matched("2611.00002")
-    await world.curator.post_queued()
+    await world.app.poster.post_queued()
     await world.vote("2611.00001", "test:U1", 1)
     await world.vote("2611.00001", "test:U2", 1)
-    clock.now = datetime(2026, 11, 30, 8, 0, tzinfo=UTC)  # a Monday
-    await world.curator.send_digest("llm-systems")
+    clock.now = datetime(2026, 11, 26, 8, 0, tzinfo=UTC)  # a Thursday: any day works
+    await world.app.digests.send_digest("llm-systems")
     (text,) = world.chat.texts(CHANNEL)
-    assert "Posted since the last digest: 2" in text
-    assert "LLM paper 2611.00001 <https://arxiv.org/abs/2611.00001> 👍 2 👎 0" in text
-    assert "Still pending, needs your votes: 1" in text
-    assert "Accepted last week: 1" in text
+    assert "Posted since the last digest: 2; decided: 1; still pending: 1" in text
+    assert (
+        "- LLM paper 2611.00001 <https://arxiv.org/abs/2611.00001> (posted · accepted · 👍 2 👎 0)"
+        in text
+    )
+    assert "- LLM paper 2611.00001 <https://arxiv.org/abs/2611.00001> (accepted by votes)" in text
+    assert "(pending: needs your votes)" in text
     clock.advance(days=1)
-    await world.curator.send_digest("llm-systems")
+    await world.vote("2611.00002", "test:U1", -1)
+    await world.vote("2611.00002", "test:U2", -1)
+    await world.app.digests.send_digest("llm-systems")
     second = world.chat.texts(CHANNEL)[1]
-    assert "Posted since the last digest: 0" in second
-    assert "Accepted last week" not in second
+    assert "Posted since the last digest: 0; decided: 1; still pending: 0" in second
+    assert "2611.00002> (rejected by votes)" in second
+    assert "2611.00001" not in second
+
+
+async def test_a_digest_schedule_edit_is_followed_at_the_next_poll(world: World) -> None:
+    scheduler = AsyncIOScheduler(timezone="UTC")
+    polls: list[int] = []
+
+    async def poll() -> None:
+        polls.append(1)
+
+    register_jobs(
+        scheduler,
+        world.app,
+        poll=poll,
+        poll_trigger=IntervalTrigger(minutes=5),
+        publish_interval=60,
+        wrap=lambda name, job: job,
+    )
+    scheduler.start(paused=True)  # jobs are registered for real; none fires in the test
+    assert scheduler.get_job("digest:llm-systems") is None
+    write_routes(world.config, extra="[routes.digest]\ncron = '0 9 * * mon'\n")
+    bump_mtime(world.config)
+    await scheduler.get_job("poll").func()
+    job = scheduler.get_job("digest:llm-systems")
+    assert job is not None
+    assert "day_of_week='mon'" in str(job.trigger)
+    write_routes(world.config, extra="[routes.digest]\ncron = '30 17 * * fri'\n")
+    bump_mtime(world.config)
+    await scheduler.get_job("poll").func()
+    assert "day_of_week='fri'" in str(scheduler.get_job("digest:llm-systems").trigger)
+    write_routes(world.config)
+    bump_mtime(world.config)
+    await scheduler.get_job("poll").func()
+    assert scheduler.get_job("digest:llm-systems") is None
+    assert len(polls) == 3
+    scheduler.shutdown(wait=False)
+
+
+def bump_mtime(path: Path) -> None:
+    """Routes are re-read when the file's mtime or size changes: make sure it does."""
+    stat = path.stat()
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000_000))
 
 
 async def test_a_missing_listing_gets_one_notice_and_holidays_none(
     world: World, clock: FakeClock
 ) -> None:
     clock.now = datetime(2026, 11, 24, 8, 0, tzinfo=UTC)  # Tuesday, 03:00 in New York
-    assert await world.curator.check_listings() == 1
-    assert await world.curator.check_listings() == 0
+    assert await world.app.digests.check_listings() == 1
+    assert await world.app.digests.check_listings() == 0
     (notice,) = world.chat.texts(CHANNEL)
     assert "listing for 2026-11-24 has not reached paperbot" in notice
 
@@ -338,16 +464,16 @@ async def test_a_missing_listing_gets_one_notice_and_holidays_none(
     world.store.record_feed_run(
         FeedRun("rss:cs.DC+cs.OS", clock(), "ok", listing_date=date(2026, 11, 25), items=3)
     )
-    assert await world.curator.check_listings() == 0
+    assert await world.app.digests.check_listings() == 0
 
-    world.curator.holidays = (date(2026, 11, 26),)
+    world.app.digests.holidays = (date(2026, 11, 26),)
     clock.now = datetime(2026, 11, 26, 8, 0, tzinfo=UTC)
-    assert await world.curator.check_listings() == 0
+    assert await world.app.digests.check_listings() == 0
 
 
 async def test_add_posts_a_paper_for_votes(world: World) -> None:
     world.store.upsert_papers([Incoming(Paper("2611.00042", "Hand picked"), None, False, "x")])
-    reply = await world.curator.on_command(
+    reply = await world.app.on_command(
         CommandEvent(f"test:{CHANNEL}", "test:U7", "add arXiv:2611.00042v2")
     )
     assert reply.ok
@@ -357,10 +483,43 @@ async def test_add_posts_a_paper_for_votes(world: World) -> None:
     assert post.view.reasons[0].term == "added by test:U7"
 
 
+async def test_papers_answers_only_where_a_route_lives(world: World) -> None:
+    world.matched("2611.00001")
+    await world.app.poster.post_queued()
+    elsewhere = "test:random-dm"
+    for text in ("pending", "recent 30", "add 2611.00099", "stats"):
+        reply = await world.app.on_command(CommandEvent(elsewhere, "test:U7", text))
+        assert not reply.ok
+        assert reply.text.startswith("this channel belongs to no route")
+    help_reply = await world.app.on_command(CommandEvent(elsewhere, "test:U7", "help"))
+    assert help_reply.ok
+    assert "Usage: /papers" in help_reply.text
+    assert len(world.chat.posts()) == 1  # nothing was added anywhere
+
+
+async def test_only_curators_may_add_where_a_route_has_curators(
+    tmp_path: Path, clock: FakeClock
+) -> None:
+    write_routes(tmp_path / "paperbot.toml", curators="curators = ['test:U1']")
+    world = World(tmp_path, clock)
+    world.store.upsert_papers([Incoming(Paper("2611.00042", "Hand picked"), None, False, "x")])
+    refused = await world.app.on_command(
+        CommandEvent(f"test:{CHANNEL}", "test:U7", "add 2611.00042")
+    )
+    assert not refused.ok
+    assert "curators" in refused.text
+    assert world.chat.posts() == []
+    allowed = await world.app.on_command(
+        CommandEvent(f"test:{CHANNEL}", "test:U1", "add 2611.00042")
+    )
+    assert allowed.ok
+    assert len(world.chat.posts()) == 1
+
+
 async def test_check_channels_reports_a_channel_the_bot_cannot_see(world: World) -> None:
     world.chat.visible = {"other"}
     with pytest.raises(Exception, match="invite it there"):
-        await world.curator.check_channels()
+        await world.app.channels.check()
 
 
 async def test_a_post_is_final_only_once_votes_can_no_longer_change_it(
@@ -368,13 +527,13 @@ async def test_a_post_is_final_only_once_votes_can_no_longer_change_it(
 ) -> None:
     world.matched("2611.00001")
     world.matched("2611.00002")
-    await world.curator.post_queued()
+    await world.app.poster.post_queued()
     await world.vote("2611.00001", "test:U1", 1)
     await world.vote("2611.00001", "test:U2", 1)
-    by_votes = world.curator.view("2611.00001", f"test:{CHANNEL}")
+    by_votes = world.app.poster.view("2611.00001", f"test:{CHANNEL}")
     assert by_votes is not None
     assert (by_votes.status, by_votes.final) == ("accepted", False)
-    await world.curator.decide_by_hand("2611.00002", "rejected", "cli:alice")
-    by_hand = world.curator.view("2611.00002", f"test:{CHANNEL}")
+    await world.app.decisions.decide_by_hand("2611.00002", Outcome.REJECTED, "cli:alice")
+    by_hand = world.app.poster.view("2611.00002", f"test:{CHANNEL}")
     assert by_hand is not None
     assert (by_hand.status, by_hand.final) == ("rejected", True)

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from bot.app import pipeline
+from bot.app import open_ingest
 from bot.errors import ArxivUnavailable
-from bot.service import PollReport
+from bot.ingest import PollReport
 from storage.store import Store
 from tests.conftest import ROUTES_TOML, FakeClock, make_settings
 from tests.fakes.arxiv import Answer, FakeArxiv
@@ -39,7 +39,7 @@ FEDERATED = Item("2611.10005", "Federated LLM Training", categories=("cs.DC",))
 async def poll(
     tmp_path: Path, arxiv: FakeArxiv, clock: FakeClock, **settings: object
 ) -> PollReport:
-    async with pipeline(make_settings(tmp_path, arxiv.url, **settings), clock=clock) as pipe:
+    async with open_ingest(make_settings(tmp_path, arxiv.url, **settings), clock=clock) as pipe:
         return await pipe.poll_once()
 
 
@@ -234,7 +234,7 @@ async def test_dry_run_writes_nothing(
 ) -> None:
     fake_arxiv.queue(FEED, Answer(rss(TUE, [SERVING])))
     settings = make_settings(tmp_path, fake_arxiv.url)
-    async with pipeline(settings, clock=clock, dry_run=True) as pipe:
+    async with open_ingest(settings, clock=clock, dry_run=True) as pipe:
         report = await pipe.poll_once()
     assert [m.paper.paper.id for m in report.matches] == [SERVING.id]
     db = store(tmp_path, clock)
@@ -254,7 +254,7 @@ async def test_rule_changes_apply_at_the_next_poll_and_broken_edits_keep_the_old
         fake_arxiv.queue(FEED, Answer(rss(day[0], list(items))))
 
     settings = make_settings(tmp_path, fake_arxiv.url)
-    async with pipeline(settings, clock=clock) as pipe:
+    async with open_ingest(settings, clock=clock) as pipe:
         feed(Item("2611.40001", "Kernel bypass networking"))
         assert (await pipe.poll_once()).matches == []
 
@@ -285,14 +285,14 @@ async def test_backfill_resumes_where_an_interruption_left_it(
         Answer(b"", 503, content_type="text/plain"),
     )
     settings = make_settings(tmp_path, fake_arxiv.url, arxiv_page_size=2, arxiv_retries=1)
-    async with pipeline(settings, clock=clock) as pipe:
+    async with open_ingest(settings, clock=clock) as pipe:
         with pytest.raises(ArxivUnavailable):
             await pipe.backfill(date(2026, 11, 1), date(2026, 11, 20))
     assert store(tmp_path, clock).count_papers() == 2
 
     fake_arxiv.queue("/api/query", Answer(api_page(items[2:], total=4, start=2), content_type=atom))
     progress: list[tuple[int, int | None]] = []
-    async with pipeline(settings, clock=clock) as pipe:
+    async with open_ingest(settings, clock=clock) as pipe:
         report = await pipe.backfill(
             date(2026, 11, 1), date(2026, 11, 20), progress=lambda d, t: progress.append((d, t))
         )

@@ -9,15 +9,12 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.curation import (
+from bot.models import Outcome, Signal, Verdict, Vote
+from bot.voting import (
     BUTTON,
     BY_EXPIRY,
     BY_FINAL,
     BY_VOTES,
-    Outcome,
-    Signal,
-    Verdict,
-    Vote,
     VotePolicy,
     apply_signal,
     decide,

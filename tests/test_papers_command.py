@@ -10,9 +10,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bot.commands import USAGE, Commands, UsageError, parse_command
-from bot.models import Match, Paper, Reason
-from storage.store import Incoming, Store
+from bot.errors import UsageError
+from bot.models import Incoming, Match, Paper, Reason
+from bot.papers_command import USAGE, PapersCommand, parse_command
+from storage.store import Store
 from tests.conftest import FakeClock
 
 ROUTES = ["llm-systems"]
@@ -43,13 +44,13 @@ def seed(store: Store) -> None:
 
 
 @pytest.fixture
-def commands(tmp_path: Path, clock: FakeClock) -> Commands:
+def commands(tmp_path: Path, clock: FakeClock) -> PapersCommand:
     store = Store.open(tmp_path / "p.db", clock)
     seed(store)
-    return Commands(store, clock)
+    return PapersCommand(store, clock)
 
 
-async def test_recent_lists_matched_papers_of_the_last_days(commands: Commands) -> None:
+async def test_recent_lists_matched_papers_of_the_last_days(commands: PapersCommand) -> None:
     reply = await commands.run("recent 3", ROUTES)
     assert [i.paper_id for i in reply.items] == ["2611.00001"]
     month = await commands.run("recent 90", ROUTES)
@@ -59,7 +60,9 @@ async def test_recent_lists_matched_papers_of_the_last_days(commands: Commands) 
     assert other.text == "Matched in the last 3 days: 0"
 
 
-async def test_search_finds_title_abstract_and_authors_newest_first(commands: Commands) -> None:
+async def test_search_finds_title_abstract_and_authors_newest_first(
+    commands: PapersCommand,
+) -> None:
     assert [i.paper_id for i in (await commands.run("search kv cache", ROUTES)).items] == [
         "2611.00001"
     ]
@@ -75,12 +78,12 @@ async def test_search_finds_title_abstract_and_authors_newest_first(commands: Co
 
 @settings(max_examples=200, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(words=st.text(min_size=1, max_size=60))
-async def test_any_search_text_is_safe(commands: Commands, words: str) -> None:
+async def test_any_search_text_is_safe(commands: PapersCommand, words: str) -> None:
     reply = await commands.run("search " + words, ROUTES)
     assert reply.text  # an answer, never an FTS syntax error
 
 
-async def test_why_shows_rule_reasons_decision_and_votes(commands: Commands) -> None:
+async def test_why_shows_rule_reasons_decision_and_votes(commands: PapersCommand) -> None:
     store = commands.store
     store.set_vote("2611.00001", "slack:U1", 1, "reaction:+1", "slack:C1")
     store.decide("2611.00001", "llm-systems", "accepted", "votes", "2 up, 0 down")
@@ -92,7 +95,30 @@ async def test_why_shows_rule_reasons_decision_and_votes(commands: Commands) -> 
     assert "not in the database" in unknown.text
 
 
-async def test_accepted_and_rejected_by_days(commands: Commands, clock: FakeClock) -> None:
+async def test_why_shows_the_whole_decision_history_even_without_a_match(
+    commands: PapersCommand, clock: FakeClock
+) -> None:
+    store = commands.store
+    store.decide("2611.00001", "llm-systems", "accepted", "votes", "2 up, 0 down")
+    clock.advance(hours=2)
+    store.decide("2611.00001", "llm-systems", "pending", "votes", "1 up, 0 down")
+    clock.advance(hours=2)
+    store.decide("2611.00001", "llm-systems", "rejected", "slack:U9", "rejected by slack:U9")
+    lines = (await commands.run("why 2611.00001", ROUTES)).text.splitlines()
+    history = [line.strip() for line in lines[lines.index("Decisions on llm-systems:") + 1 :]]
+    assert [h.split(": ", 1)[1] for h in history] == [
+        "accepted by votes (2 up, 0 down)",
+        "pending by votes (1 up, 0 down)",
+        "rejected by slack:U9 (rejected by slack:U9)",
+    ]
+    # an imported paper matched no route, yet its decision is explained
+    store.decide("2611.00002", "llm-systems", "accepted", "import", "listed on 2026-11-23")
+    text = (await commands.run("why 2611.00002", ROUTES)).text
+    assert "It matched no route." in text
+    assert "accepted by import (listed on 2026-11-23)" in text
+
+
+async def test_accepted_and_rejected_by_days(commands: PapersCommand, clock: FakeClock) -> None:
     commands.store.decide("2611.00001", "llm-systems", "accepted", "votes", "2 up")
     clock.advance(days=10)
     commands.store.decide("2610.00003", "llm-systems", "rejected", "alice", "off topic")
@@ -101,7 +127,7 @@ async def test_accepted_and_rejected_by_days(commands: Commands, clock: FakeCloc
     assert [i.paper_id for i in (await commands.run("rejected", ROUTES)).items] == ["2610.00003"]
 
 
-async def test_stats_and_status(commands: Commands) -> None:
+async def test_stats_and_status(commands: PapersCommand) -> None:
     commands.store.set_vote("2611.00001", "slack:U1", 1, "button", "slack:C1")
     stats = (await commands.run("stats", ROUTES)).text
     assert "3 papers seen, 2 matched" in stats
@@ -125,7 +151,7 @@ async def test_stats_and_status(commands: Commands) -> None:
     ],
 )
 async def test_bad_commands_get_one_sentence_and_the_usage(
-    commands: Commands, text: str, problem: str
+    commands: PapersCommand, text: str, problem: str
 ) -> None:
     reply = await commands.run(text, ROUTES)
     assert not reply.ok

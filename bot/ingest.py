@@ -1,8 +1,7 @@
-"""The pipeline: fetch -> store -> match. (Posting joins here when the chats exist.)
+"""Ingest: fetch arXiv listings and API pages -> store -> match; catch-up and backfill.
 
-Everything it touches is handed in: settings, store, arXiv client, rules, clock. What is new
-is always decided by the ids already in the store, never by dates or memory, so a re-poll,
-a restart or a second process changes nothing that was already recorded.
+What is new is decided by the ids already in the store, never by dates or memory, so a
+re-poll, a restart or a second process changes nothing already recorded.
 """
 
 from __future__ import annotations
@@ -12,54 +11,21 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
-from pathlib import Path
 
-from bot.announcements import latest_listing_date, listing_dates_between
 from bot.arxiv.api import build_query_url, category_query, parse_api_page
 from bot.arxiv.client import ArxivClient
 from bot.arxiv.feeds import parse_listing
 from bot.clock import Clock
-from bot.config import Config, Settings, load_config
-from bot.errors import ArxivUnavailable, ConfigError, FeedError, PaperbotError
+from bot.config import RulesSource, Settings
+from bot.errors import ArxivUnavailable, FeedError, PaperbotError
+from bot.listing_calendar import latest_listing_date, listing_dates_between
 from bot.matching import Matcher
-from bot.models import ApiPage, FeedBatch, Match, Paper
-from storage.store import FeedRun, Incoming, Store, StoredPaper
+from bot.models import ApiPage, FeedBatch, FeedRun, Incoming, Match, Paper, StoredPaper
+from storage.store import Store
 
 log = logging.getLogger(__name__)
 
 Progress = Callable[[int, int | None], None]  # (papers done, total if known)
-
-
-class RulesSource:
-    """The routes file, re-read when it changes; a broken edit keeps the last good rules."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self._stamp: tuple[int, int] | None = None
-        self._config: Config | None = None
-        self._matcher: Matcher | None = None
-
-    def current(self) -> tuple[Config, Matcher]:
-        """The rules to use now. Raises ConfigError only when no good version was ever read."""
-        try:
-            stat = self.path.stat()
-            stamp = (stat.st_mtime_ns, stat.st_size)
-        except OSError:
-            stamp = None
-        if self._config is None or stamp != self._stamp:
-            try:
-                config = load_config(self.path)
-            except ConfigError as exc:
-                if self._config is None or self._matcher is None:
-                    raise
-                log.error("%s; keeping the rules read before", exc)
-            else:
-                if self._config is not None:
-                    log.info("rules reloaded from %s", self.path)
-                self._config, self._matcher = config, Matcher(config.routes)
-            self._stamp = stamp
-        assert self._config is not None and self._matcher is not None
-        return self._config, self._matcher
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,7 +64,7 @@ def ids_digest(batch: FeedBatch) -> str:
     return hashlib.sha256("\n".join(keys).encode()).hexdigest()[:32]
 
 
-class Pipeline:
+class Ingest:
     def __init__(
         self,
         *,
@@ -113,6 +79,13 @@ class Pipeline:
         self.client = client
         self.rules = rules
         self.clock = clock
+
+    async def fetch_by_id(self, paper_id: str) -> Paper | None:
+        """One paper from the API by its id (None: arXiv has no such paper)."""
+        url = build_query_url(self.settings.arxiv_api_url, id_list=[paper_id], max_results=1)
+        fetched = await self.client.get(url, parse_api_page)
+        page = fetched.value
+        return page.papers[0] if page and page.papers else None
 
     # --- polling -----------------------------------------------------------------------------
 
@@ -249,11 +222,10 @@ class Pipeline:
         self._set_covered(source, newest)
 
     def _covered(self, source: str) -> date | None:
-        value = self.store.get_state(f"covered:{source}")
-        return date.fromisoformat(value) if value else None
+        return self.store.covered_until(source)
 
     def _set_covered(self, source: str, day: date) -> None:
-        self.store.set_state(f"covered:{source}", day.isoformat())
+        self.store.set_covered_until(source, day)
 
     # --- API windows (catch-up and backfill) -------------------------------------------------
 
@@ -272,7 +244,7 @@ class Pipeline:
         """Page through the API's answer for these categories over [since, until]."""
         query = category_query(key.split("+"), since, until)
         size = self.settings.arxiv_page_size
-        start = int(self.store.get_state(resume_key) or 0) if resume_key else 0
+        start = self.store.backfill_resume(resume_key) if resume_key else 0
         done = start
         while True:
             url = build_query_url(
@@ -302,14 +274,14 @@ class Pipeline:
             start += len(page.papers)
             done += len(page.papers)
             if resume_key:
-                self.store.set_state(resume_key, str(start))
+                self.store.set_backfill_resume(resume_key, start)
             if progress:
                 progress(done, page.total_results)
             total = page.total_results or 0
             if not page.papers or start >= total:
                 break
         if resume_key:
-            self.store.delete_state(resume_key)
+            self.store.clear_backfill_resume(resume_key)
 
     async def backfill(
         self,
@@ -332,7 +304,7 @@ class Pipeline:
                 matcher,
                 "backfill",
                 report,
-                resume_key=f"backfill:{key}:{since}:{until}",
+                resume_key=f"{key}:{since}:{until}",
                 progress=progress,
             )
         return report

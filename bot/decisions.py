@@ -1,0 +1,168 @@
+"""Votes -> decisions: store each vote, re-decide with the voting policy, record who and why.
+
+Also a curator's decision by hand, expiry, and publishing each route whose decisions
+changed (one commit per burst, at most every PAPERBOT_PUBLISH_INTERVAL).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+
+from bot.channels import Channels
+from bot.clock import Clock
+from bot.errors import PaperbotError
+from bot.models import Outcome, PostState, Route, Vote, VoteEvent
+from bot.posting import FINAL_SHOWN, Poster, posted_at
+from bot.publish import PublishResult
+from bot.voting import apply_signal, decide, is_final
+from storage.store import Store
+
+log = logging.getLogger(__name__)
+
+Publish = Callable[[Route], PublishResult]  # runs in a worker thread
+
+
+class Decisions:
+    def __init__(
+        self,
+        *,
+        store: Store,
+        channels: Channels,
+        poster: Poster,
+        clock: Clock,
+        lock: asyncio.Lock,
+        publish: Publish | None = None,
+    ) -> None:
+        self.store = store
+        self.channels = channels
+        self.poster = poster
+        self.clock = clock
+        self.lock = lock
+        self.publish = publish
+
+    async def on_vote(self, event: VoteEvent) -> str | None:
+        """Apply a vote; returns a confirmation for the voter, or None when ignored."""
+        if event.from_bot:
+            return None
+        async with self.lock:
+            post = self.store.post_by_ref(event.channel, event.message_ref)
+            if post is None:
+                return None  # not one of our posts, or another channel's
+            signal = event.signal
+            stored = self.store.get_vote(post.paper_id, signal.user, event.channel)
+            current = Vote(stored.value, stored.cast_by) if stored else None
+            new = apply_signal(current, signal)
+            if new == current:
+                return confirmation(new)
+            if self._past_expiry(post.paper_id, post.routes):
+                await self._evaluate(post.paper_id)  # settle the decision as it stood at expiry
+            self.store.set_vote(
+                post.paper_id,
+                signal.user,
+                new.value if new else None,
+                new.cast_by if new else "",
+                event.channel,
+            )
+            await self._evaluate(post.paper_id)
+            return confirmation(new)
+
+    def _past_expiry(self, paper_id: str, routes: tuple[str, ...]) -> bool:
+        now = self.clock()
+        for name in routes:
+            route = self.channels.route(name)
+            first = posted_at(self.store, paper_id, name)
+            if route and first and now >= route.votes.expires_at(first):
+                return True
+        return False
+
+    async def _evaluate(self, paper_id: str) -> None:
+        """Re-decide a paper on every route it was posted for; update posts that changed."""
+        now = self.clock()
+        posts = self.store.posts(paper_id=paper_id)
+        for name in dict.fromkeys(r for p in posts for r in p.routes):
+            channels = [p.channel for p in posts if name in p.routes]
+            votes = {v.user: v.value for v in self.store.votes_for(paper_id, channels)}
+            route = self.channels.route(name)
+            first = posted_at(self.store, paper_id, name)
+            if route is None or first is None:
+                continue
+            current = self.store.decision(paper_id, name)
+            past_expiry = now >= route.votes.expires_at(first)
+            if current is not None and is_final(
+                current.status, current.decided_by, past_expiry=past_expiry
+            ):
+                continue  # a curator's word, or the state at expiry: final
+            verdict = decide(votes, route.votes, posted_at=first, now=now)
+            if verdict.status == Outcome.PENDING and current is None:
+                continue
+            if self.store.decide(paper_id, name, verdict.status, verdict.by, verdict.reason):
+                log.info("%s on %s: %s (%s)", paper_id, name, verdict.status, verdict.reason)
+                self.store.mark_unpublished(name)
+        if posts:
+            await self.poster.refresh(paper_id)
+
+    async def decide_by_hand(self, paper_id: str, status: Outcome, who: str) -> str:
+        """A curator's decision (CLI or command): final, recorded with who made it."""
+        verb = "accept" if status == Outcome.ACCEPTED else "reject"
+        async with self.lock:
+            matches = self.store.matches_for(paper_id)
+            if not matches:
+                raise PaperbotError(f"{paper_id} matched no route; nothing to {verb}")
+            for match in matches:
+                if self.store.decide(paper_id, match.route, status, who, f"{status} by {who}"):
+                    self.store.mark_unpublished(match.route)
+            await self.poster.refresh(paper_id)
+            return f"{paper_id} {status} on {', '.join(m.route for m in matches)} by {who}"
+
+    async def expire_due(self) -> int:
+        """Papers past their route's voting time: undecided ones expire, decided ones freeze.
+
+        Either way the decision is final from then on, and every post shows it (no buttons).
+        """
+        async with self.lock:
+            expired = 0
+            for post in self.store.posts(state=PostState.SENT):
+                if post.shown is not None and post.shown.endswith(FINAL_SHOWN):
+                    continue  # already shows a final decision
+                if not self._past_expiry(post.paper_id, post.routes):
+                    continue
+                before = {r: self.store.decision(post.paper_id, r) for r in post.routes}
+                await self._evaluate(post.paper_id)
+                for name, was in before.items():
+                    after = self.store.decision(post.paper_id, name)
+                    if after is not None and after != was and after.status == Outcome.EXPIRED:
+                        expired += 1
+            return expired
+
+    def unpublished(self) -> list[str]:
+        """Routes whose decisions changed since their list was last published."""
+        return [r.name for r in self.channels.routes() if self.store.unpublished_mark(r.name)]
+
+    async def publish_due(self) -> list[PublishResult]:
+        """Publish every route whose decisions changed since its last publish: one commit."""
+        if self.publish is None:
+            return []
+        results = []
+        for route in self.channels.routes():
+            mark = self.store.unpublished_mark(route.name)
+            if mark is None or route.list_target is None:
+                continue
+            result = await asyncio.to_thread(self.publish, route)
+            self.store.clear_unpublished(route.name, mark)
+            results.append(result)
+            if result.changed:
+                log.info(
+                    "%s: list published (%d added, %d removed)",
+                    route.name,
+                    len(result.added),
+                    len(result.removed),
+                )
+        return results
+
+
+def confirmation(vote: Vote | None) -> str:
+    if vote is None:
+        return "Your vote is withdrawn."
+    return "You voted to accept." if vote.value > 0 else "You voted to reject."

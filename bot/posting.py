@@ -1,0 +1,184 @@
+"""Posting exactly once: intent recorded, then sent, then its reference recorded.
+
+On start, intents whose outcome is unknown are looked up through the chat's `find_post`
+before anything is sent again. Also keeps sent posts showing their current votes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+from datetime import datetime
+
+from bot.channels import Channels
+from bot.clock import Clock
+from bot.errors import PaperbotError
+from bot.models import Match, PostState, PostStatus, PostView, Reason, Reply, Route
+from bot.posting_policy import plan_posts
+from bot.voting import is_final, tally
+from storage.store import Store
+
+log = logging.getLogger(__name__)
+
+
+def post_nonce(paper_id: str, channel: str) -> str:
+    """A stable 25-character nonce per (paper, channel), so a retried send is one message."""
+    return hashlib.sha256(f"{paper_id}|{channel}".encode()).hexdigest()[:25]
+
+
+def posted_at(store: Store, paper_id: str, route: str) -> datetime | None:
+    """When the paper was first posted for this route (None: not posted yet)."""
+    sent = [
+        p.sent_at
+        for p in store.posts(paper_id=paper_id)
+        if route in p.routes and p.sent_at is not None
+    ]
+    return min(sent) if sent else None
+
+
+FINAL_SHOWN = "|final"  # the end of a post's `shown` key once it shows a final decision
+
+
+def shown_key(view: PostView) -> str:
+    """What a post last showed, to skip updates that would change nothing."""
+    return f"{view.status}|{view.ups}|{view.downs}" + (FINAL_SHOWN if view.final else "")
+
+
+class Poster:
+    def __init__(
+        self, *, store: Store, channels: Channels, clock: Clock, lock: asyncio.Lock
+    ) -> None:
+        self.store = store
+        self.channels = channels
+        self.clock = clock
+        self.lock = lock  # one writer of posts and decisions at a time
+
+    async def reconcile(self) -> None:
+        """Settle posts whose outcome is unknown (a crash between send and record)."""
+        async with self.lock:
+            for post in self.store.posts(state=PostState.INTENT):
+                await self._settle(post.paper_id, post.channel)
+
+    async def post_queued(self) -> int:
+        """Post every queued match: once per (paper, channel), within each route's limits."""
+        async with self.lock:
+            return await self.post_queued_locked()
+
+    async def post_queued_locked(self) -> int:
+        queued = self.store.queued_matches()
+        if not queued:
+            return 0
+        papers = {p.paper.id: p for p in self.store.get_papers([m.paper_id for m in queued])}
+        plan: dict[tuple[str, str], list[Match]] = {}
+        held: list[tuple[str, str]] = []
+        overflow: list[tuple[str, int]] = []
+        for name in dict.fromkeys(m.route for m in queued):
+            route = self.channels.route(name)
+            mine = {m.paper_id: m for m in queued if m.route == name and m.paper_id in papers}
+            channels = self.channels.of_route(route) if route else []
+            if route is None or not channels:
+                log.warning("route %s has no channel on a running chat; holding its posts", name)
+                held += [(pid, name) for pid in mine]
+                continue
+            decided = plan_posts(
+                [(pid, papers[pid].listing_date) for pid in mine],
+                limit=route.max_posts_per_poll,
+                new_channel=all(self.store.count_posts(ch) == 0 for ch in channels),
+            )
+            if decided.backlog:
+                log.info(
+                    "%s: first posts in a new channel; %d older held", name, len(decided.backlog)
+                )
+            held += [(pid, name) for pid in decided.held]
+            if decided.over:
+                overflow += [(ch, len(decided.over)) for ch in channels]
+            for pid in decided.post:
+                for channel in channels:
+                    plan.setdefault((pid, channel), []).append(mine[pid])
+        self.store.set_post_status(held, PostStatus.HELD)
+
+        posted = 0
+        sent: set[tuple[str, str]] = set()
+        failed: set[tuple[str, str]] = set()
+        for (paper_id, channel), matches in plan.items():
+            post = self.store.post_intent(paper_id, channel, [m.route for m in matches])
+            ok = post.state == PostState.SENT or await self._settle(paper_id, channel)
+            posted += ok
+            (sent if ok else failed).update((m.paper_id, m.route) for m in matches)
+        self.store.set_post_status(sent - failed, PostStatus.POSTED)  # failed: stays queued
+        for channel, count in overflow:
+            await self.channels.send(channel, Reply(f"…and {count} more: /papers pending"))
+        return posted
+
+    async def _settle(self, paper_id: str, channel: str) -> bool:
+        """Make sure an intended post exists exactly once; True when it does now."""
+        if not self.channels.is_running(channel):
+            return False  # that platform is not running now: settled when it is
+        chat, channel_id = self.channels.chat(channel)
+        try:
+            ref = await chat.find_post(channel_id, paper_id)
+            if ref is None:
+                view = self.view(paper_id, channel)
+                if view is None:
+                    return False
+                ref = await chat.post_paper(channel_id, view, post_nonce(paper_id, channel))
+        except PaperbotError as exc:
+            log.warning("post of %s to %s failed, will retry: %s", paper_id, channel, exc)
+            return False
+        self.store.post_sent(paper_id, channel, ref)
+        return True
+
+    def view(self, paper_id: str, channel: str) -> PostView | None:
+        """What the post of a paper in a channel shows now."""
+        stored = self.store.get_paper(paper_id)
+        if stored is None:
+            return None
+        post = self.store.get_post(paper_id, channel)
+        matches = self.store.matches_for(paper_id)
+        routes = post.routes if post else tuple(m.route for m in matches)
+        reasons: list[Reason] = []
+        for match in matches:
+            if match.route in routes:
+                reasons += [r for r in match.reasons if r not in reasons]
+        ups, downs = tally({v.user: v.value for v in self.store.votes_for(paper_id, [channel])})
+        decisions = [d for r in routes if (d := self.store.decision(paper_id, r)) is not None]
+        now = self.clock()
+        final = bool(decisions) and all(
+            is_final(d.status, d.decided_by, past_expiry=self._past_expiry(paper_id, d.route, now))
+            for d in decisions
+        )
+        status, note = "pending", ""
+        if decisions:
+            status = decisions[0].status
+            note = "; ".join(
+                f"{d.status} by {d.decided_by}" + (f" ({d.route})" if len(routes) > 1 else "")
+                for d in decisions
+            )
+        return PostView(
+            stored.paper, tuple(routes), tuple(reasons), status, note, ups, downs, final
+        )
+
+    def _past_expiry(self, paper_id: str, route_name: str, now: datetime) -> bool:
+        route: Route | None = self.channels.route(route_name)
+        first = posted_at(self.store, paper_id, route_name)
+        return route is not None and first is not None and now >= route.votes.expires_at(first)
+
+    async def refresh(self, paper_id: str) -> None:
+        """Update every sent post of the paper whose shown status or votes changed."""
+        for post in self.store.posts(paper_id=paper_id, state=PostState.SENT):
+            if post.ref is None or not self.channels.is_running(post.channel):
+                continue
+            view = self.view(paper_id, post.channel)
+            if view is None:
+                continue
+            shown = shown_key(view)
+            if post.shown == shown:
+                continue
+            chat, channel_id = self.channels.chat(post.channel)
+            try:
+                await chat.update_post(channel_id, post.ref, view)
+            except PaperbotError as exc:
+                log.warning("could not update the post of %s: %s", paper_id, exc)
+                continue
+            self.store.set_post_shown(paper_id, post.channel, shown)
