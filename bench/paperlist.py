@@ -41,6 +41,12 @@ def _weekdays(start: dt.date, count: int) -> list[dt.date]:
     return days
 
 
+def _list_id(n: int) -> str:
+    """A valid, unique new-style id for the n-th entry: 10,000 a month from 2412 back."""
+    year, month = divmod(2024 * 12 + 11 - n // 10_000, 12)
+    return f"{year % 100:02d}{month + 1:02d}.{n % 10_000:05d}"
+
+
 def make_list(entries: int, per_section: int = 10) -> tuple[str, list[dt.date]]:
     """A list like the real one: newest first, some tagged entries with TL;DR, uneven blanks."""
     days = _weekdays(TOP, (entries + per_section - 1) // per_section)
@@ -49,7 +55,7 @@ def make_list(entries: int, per_section: int = 10) -> tuple[str, list[dt.date]]:
     for s, day in enumerate(days):
         out += [f"### {day.isoformat()}", ""]
         for _ in range(min(per_section, entries - n)):
-            pid = f"{day:%y%m}.{n:05d}"
+            pid = _list_id(n)
             if n % 10 == 3:
                 out.append(
                     f"* `serving` `MoE` [Tagged paper number {n}](http://arxiv.org/abs/{pid}v1)"
@@ -72,7 +78,7 @@ def new_papers(days: list[dt.date]) -> list[NewEntry]:
     papers += [NewEntry(f"2503.8{i:04d}v2", f"Late paper {i}", TOP) for i in range(15)]
     deep = days[len(days) * 3 // 4]
     papers += [
-        NewEntry(f"https://arxiv.org/abs/1999.7{i:04d}", f"Old [paper] {i}", deep)
+        NewEntry(f"https://arxiv.org/abs/2301.7{i:04d}", f"Old [paper] {i}", deep)
         for i in range(10)
     ]
     return papers

@@ -9,8 +9,8 @@ default period, 2026-10-19 to 2026-11-15, spans the end of DST on 2026-11-01.
 
 Baseline: the old daily keyword script. Its crontab is not in the repository; it is taken to
 have run once a day in the morning, `0 9 * * *` US Eastern, and to have seen that day's listing.
-For cost only, a flat 15-minute interval is also shown (the `paperbot run` default,
-PAPERBOT_POLL_INTERVAL=900, here aligned to the clock as `*/15 * * * *`).
+For cost only, a flat 15-minute interval is also shown (
+the first release's 15-minute interval, here aligned to the clock as `*/15 * * * *`).
 
 Goal: the default schedule's maximum delay under 5 minutes.
 """

@@ -70,11 +70,10 @@ def wire(
     next_poll: NextPoll | None = None,
 ) -> App:
     """The team loop from parts already open. Without chats, `add` only queues."""
-    lock = asyncio.Lock()  # one writer of posts and decisions at a time
     channels = Channels(rules, chats)
-    poster = Poster(store=store, channels=channels, clock=clock, lock=lock)
+    poster = Poster(store=store, channels=channels, clock=clock)
     decisions = Decisions(
-        store=store, channels=channels, poster=poster, clock=clock, lock=lock, publish=publish
+        store=store, channels=channels, poster=poster, clock=clock, publish=publish
     )
     digests = Digests(store=store, channels=channels, poster=poster, clock=clock, holidays=holidays)
     commands = PapersCommand(
@@ -144,6 +143,7 @@ async def open_ingest(
         timeout=settings.arxiv_timeout,
         retries=settings.arxiv_retries,
         retry_wait=settings.arxiv_retry_wait,
+        max_body=settings.arxiv_max_body,
         sleep=wait,
     )
     try:

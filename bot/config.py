@@ -173,6 +173,7 @@ class _ListFile(BaseModel):
     branch: str = "main"
     remote: str | None = None
     author: str = "paperbot <paperbot@localhost>"
+    date: Literal["listing", "submitted"] = "listing"
 
     @field_validator("path")
     @classmethod
@@ -418,7 +419,7 @@ def _list_target(
             f"{config_path}, line {line}: routes.{index}.list.repo: '{raw.repo}' is not a "
             f"usable folder ({exc}): write a path such as '../papers'"
         ) from exc
-    return ListTarget(repo, raw.path, raw.branch, raw.remote, raw.author)
+    return ListTarget(repo, raw.path, raw.branch, raw.remote, raw.author, raw.date)
 
 
 def _line_of(text: str, loc: tuple[Any, ...]) -> int:

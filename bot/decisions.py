@@ -32,18 +32,19 @@ class Decisions:
         channels: Channels,
         poster: Poster,
         clock: Clock,
-        lock: asyncio.Lock,
         publish: Publish | None = None,
     ) -> None:
         self.store = store
         self.channels = channels
         self.poster = poster
         self.clock = clock
-        self.lock = lock
         self.publish = publish
+        # Guards the database work of deciding, never chat I/O: a vote is stored at once,
+        # whatever the chats are doing, and posts are refreshed after the lock is released.
+        self.lock = asyncio.Lock()
 
     async def on_vote(self, event: VoteEvent) -> str | None:
-        """Apply a vote; returns a confirmation for the voter, or None when ignored."""
+        """Store a vote and re-decide; returns a confirmation, or None when ignored."""
         if event.from_bot:
             return None
         async with self.lock:
@@ -57,7 +58,7 @@ class Decisions:
             if new == current:
                 return confirmation(new)
             if self._past_expiry(post.paper_id, post.routes):
-                await self._evaluate(post.paper_id)  # settle the decision as it stood at expiry
+                self._evaluate(post.paper_id)  # settle the decision as it stood at expiry
             self.store.set_vote(
                 post.paper_id,
                 signal.user,
@@ -65,8 +66,9 @@ class Decisions:
                 new.cast_by if new else "",
                 event.channel,
             )
-            await self._evaluate(post.paper_id)
-            return confirmation(new)
+            self._evaluate(post.paper_id)
+        await self.poster.refresh(post.paper_id)
+        return confirmation(new)
 
     def _past_expiry(self, paper_id: str, routes: tuple[str, ...]) -> bool:
         now = self.clock()
@@ -77,8 +79,8 @@ class Decisions:
                 return True
         return False
 
-    async def _evaluate(self, paper_id: str) -> None:
-        """Re-decide a paper on every route it was posted for; update posts that changed."""
+    def _evaluate(self, paper_id: str) -> None:
+        """Re-decide a paper on every route it was posted for (database only)."""
         now = self.clock()
         posts = self.store.posts(paper_id=paper_id)
         for name in dict.fromkeys(r for p in posts for r in p.routes):
@@ -100,8 +102,6 @@ class Decisions:
             if self.store.decide(paper_id, name, verdict.status, verdict.by, verdict.reason):
                 log.info("%s on %s: %s (%s)", paper_id, name, verdict.status, verdict.reason)
                 self.store.mark_unpublished(name)
-        if posts:
-            await self.poster.refresh(paper_id)
 
     async def decide_by_hand(self, paper_id: str, status: Outcome, who: str) -> str:
         """A curator's decision (CLI or command): final, recorded with who made it."""
@@ -113,28 +113,32 @@ class Decisions:
             for match in matches:
                 if self.store.decide(paper_id, match.route, status, who, f"{status} by {who}"):
                     self.store.mark_unpublished(match.route)
-            await self.poster.refresh(paper_id)
-            return f"{paper_id} {status} on {', '.join(m.route for m in matches)} by {who}"
+        await self.poster.refresh(paper_id)
+        return f"{paper_id} {status} on {', '.join(m.route for m in matches)} by {who}"
 
     async def expire_due(self) -> int:
         """Papers past their route's voting time: undecided ones expire, decided ones freeze.
 
         Either way the decision is final from then on, and every post shows it (no buttons).
         """
+        due: list[str] = []
+        expired = 0
         async with self.lock:
-            expired = 0
             for post in self.store.posts(state=PostState.SENT):
                 if post.shown is not None and post.shown.endswith(FINAL_SHOWN):
                     continue  # already shows a final decision
-                if not self._past_expiry(post.paper_id, post.routes):
+                if post.paper_id in due or not self._past_expiry(post.paper_id, post.routes):
                     continue
+                due.append(post.paper_id)
                 before = {r: self.store.decision(post.paper_id, r) for r in post.routes}
-                await self._evaluate(post.paper_id)
+                self._evaluate(post.paper_id)
                 for name, was in before.items():
                     after = self.store.decision(post.paper_id, name)
                     if after is not None and after != was and after.status == Outcome.EXPIRED:
                         expired += 1
-            return expired
+        for paper_id in due:
+            await self.poster.refresh(paper_id)
+        return expired
 
     def unpublished(self) -> list[str]:
         """Routes whose decisions changed since their list was last published."""

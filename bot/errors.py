@@ -27,6 +27,10 @@ class ListFormatError(PaperbotError):
     """The markdown list cannot be read or merged."""
 
 
+class PublishError(PaperbotError):
+    """The list could not be published; the message says why and what to do."""
+
+
 class ChatError(PaperbotError):
     """A chat platform refused or failed; the message says which and what to do."""
 

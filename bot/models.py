@@ -129,6 +129,7 @@ class ListTarget:
     branch: str = "main"
     remote: str | None = None  # push there when set
     author: str = "paperbot <paperbot@localhost>"
+    date: str = "listing"  # section a paper goes under: its "listing" date or v1 "submitted" date
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,6 +15,7 @@ from typing import Literal
 from bot.arxiv.ids import parse_arxiv_id
 from bot.channels import Channels
 from bot.clock import Clock
+from bot.display import reason_text
 from bot.errors import UsageError
 from bot.models import (
     CommandEvent,
@@ -273,7 +274,7 @@ class PapersCommand:
         if not matches:
             lines.append("It matched no route.")
         for match in matches:
-            reasons = "; ".join(f"'{r.term}' in {r.field}: \"{r.text}\"" for r in match.reasons)
+            reasons = "; ".join(reason_text(r) for r in match.reasons)
             lines.append(f"Route {match.route}: {reasons}")
         history = self.store.decision_history(paper_id)
         for route in dict.fromkeys(d.route for d in history):

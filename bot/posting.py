@@ -46,13 +46,13 @@ def shown_key(view: PostView) -> str:
 
 
 class Poster:
-    def __init__(
-        self, *, store: Store, channels: Channels, clock: Clock, lock: asyncio.Lock
-    ) -> None:
+    def __init__(self, *, store: Store, channels: Channels, clock: Clock) -> None:
         self.store = store
         self.channels = channels
         self.clock = clock
-        self.lock = lock  # one writer of posts and decisions at a time
+        self.lock = asyncio.Lock()  # one posting round at a time (votes never wait on it)
+        self._refreshing: set[str] = set()
+        self._again: set[str] = set()
 
     async def reconcile(self) -> None:
         """Settle posts whose outcome is unknown (a crash between send and record)."""
@@ -165,7 +165,25 @@ class Poster:
         return route is not None and first is not None and now >= route.votes.expires_at(first)
 
     async def refresh(self, paper_id: str) -> None:
-        """Update every sent post of the paper whose shown status or votes changed."""
+        """Update every sent post of the paper whose shown status or votes changed.
+
+        Coalesced per paper: while one refresh is in flight, later calls only ask it to run
+        once more, so a burst of votes costs two updates, not one per vote.
+        """
+        if paper_id in self._refreshing:
+            self._again.add(paper_id)
+            return
+        self._refreshing.add(paper_id)
+        try:
+            while True:
+                self._again.discard(paper_id)
+                await self._refresh_once(paper_id)
+                if paper_id not in self._again:
+                    return
+        finally:
+            self._refreshing.discard(paper_id)
+
+    async def _refresh_once(self, paper_id: str) -> None:
         for post in self.store.posts(paper_id=paper_id, state=PostState.SENT):
             if post.ref is None or not self.channels.is_running(post.channel):
                 continue

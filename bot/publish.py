@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bot import paperlist
-from bot.errors import ListFormatError, PaperbotError
+from bot.errors import ListFormatError, PublishError
 from bot.models import Incoming, ListTarget, Paper, Route
 from storage.store import Store
 
@@ -53,10 +53,6 @@ with socket.socket(socket.AF_UNIX) as s:
     s.shutdown(socket.SHUT_WR)
     sys.stdout.write(s.makefile("rb").read().decode())
 """
-
-
-class PublishError(PaperbotError):
-    """The list could not be published; the message says why and what to do."""
 
 
 @dataclass

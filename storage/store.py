@@ -250,9 +250,6 @@ class Store:
                 chunk,
             )
 
-    def known_ids(self, ids: Iterable[str]) -> set[str]:
-        return set(self._versions(list(ids)))
-
     def get_paper(self, paper_id: str) -> StoredPaper | None:
         rows = list(self.db.query("select * from papers where id = ?", [paper_id]))
         return _stored(rows[0]) if rows else None
@@ -268,21 +265,6 @@ class Store:
             ):
                 by_id[row["id"]] = _stored(row)
         return [by_id[i] for i in ids if i in by_id]
-
-    def papers_listed_between(
-        self, categories: Sequence[str], since: date, until: date
-    ) -> Iterator[StoredPaper]:
-        """Candidate papers with a listing date in [since, until] in any of these categories."""
-        rows = self.db.query(
-            "select * from papers where candidate = 1 and listing_date between ? and ? "
-            "order by listing_date, id",
-            [since.isoformat(), until.isoformat()],
-        )
-        wanted = set(categories)
-        for row in rows:
-            stored = _stored(row)
-            if wanted.intersection(stored.paper.categories):
-                yield stored
 
     def count_papers(self) -> int:
         return int(self.db.table("papers").count)
@@ -373,13 +355,6 @@ class Store:
         rows = self.db.query("select * from matches where paper_id = ? order by route", [paper_id])
         return [_match(r) for r in rows]
 
-    def matches_of_route(self, route: str, limit: int = 100) -> list[Match]:
-        rows = self.db.query(
-            "select * from matches where route = ? order by matched_at desc, paper_id limit ?",
-            [route, limit],
-        )
-        return [_match(r) for r in rows]
-
     def queued_matches(self) -> list[Match]:
         """Matches waiting to be posted, oldest first."""
         rows = self.db.query(
@@ -387,12 +362,6 @@ class Store:
             " order by matched_at, paper_id, route"
         )
         return [_match(r) for r in rows]
-
-    def matches_with_status(self, status: str, route: str | None = None) -> list[Match]:
-        sql, params = "select * from matches where post_status = ?", [status]
-        if route is not None:
-            sql, params = sql + " and route = ?", [status, route]
-        return [_match(r) for r in self.db.query(sql + " order by matched_at desc", params)]
 
     def set_post_status(self, keys: Iterable[tuple[str, str]], status: str) -> None:
         """Set the post status of (paper_id, route) matches."""
@@ -716,6 +685,18 @@ class Store:
 
     def clear_backfill_resume(self, key: str) -> None:
         self.db.execute("delete from state where key = ?", [f"backfill:{key}"])
+
+    def set_channel_problem(self, channel: str, problem: str | None) -> None:
+        """Record why a channel cannot be used (None: it works again), for `status`."""
+        if problem is None:
+            self.db.execute("delete from state where key = ?", [f"channel:{channel}"])
+        else:
+            self._set_state(f"channel:{channel}", problem)
+
+    def channel_problems(self) -> dict[str, str]:
+        """platform:channel-id -> the one-sentence problem, for every channel that has one."""
+        rows = self.db.query("select key, value from state where key like 'channel:%'")
+        return {str(r["key"]).removeprefix("channel:"): str(r["value"]) for r in rows}
 
 
 class _RolledBack(Exception):

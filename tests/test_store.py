@@ -112,7 +112,7 @@ def test_atomic_commits_or_rolls_back_as_a_whole_and_nests_as_savepoints(
                 raise KeyError("inner")
         except KeyError:
             pass
-    assert store.known_ids(["2611.00001", "2611.00002"]) == {"2611.00001"}
+    assert [s.paper.id for s in store.get_papers(["2611.00001", "2611.00002"])] == ["2611.00001"]
     try:
         with store.atomic():
             store.upsert_papers([Incoming(paper("2611.00003"), None, True, "rss:x")])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
@@ -217,9 +218,7 @@ async def test_two_routes_in_one_channel_share_one_post(tmp_path: Path, clock: F
     ]
 
 
-async def test_votes_belong_to_the_post_they_were_cast_on(
-    tmp_path: Path, clock: FakeClock
-) -> None:
+async def test_votes_belong_to_the_post_they_were_cast_on(tmp_path: Path, clock: FakeClock) -> None:
     (tmp_path / "paperbot.toml").write_text(
         "[[routes]]\nname = 'a'\ncategories = ['cs.DC']\naccept = ['llm']\n"
         "[[routes]]\nname = 'b'\ncategories = ['cs.DC']\naccept = ['serving']\n",
@@ -243,6 +242,29 @@ async def test_votes_belong_to_the_post_they_were_cast_on(
     view_b = world.app.poster.view("2611.00001", "test:b")
     assert view_b is not None
     assert (view_b.ups, view_b.status) == (0, "pending")
+
+
+async def test_votes_are_stored_at_once_while_post_updates_hang(world: World) -> None:
+    """A slow or rate-limited chat never delays storing a vote; updates are coalesced."""
+    world.matched("2611.00001")
+    await world.app.poster.post_queued()
+    ref = world.ref("2611.00001")
+    world.chat.updates_open = asyncio.Event()
+    handlers = [
+        asyncio.create_task(
+            world.app.on_vote(VoteEvent(f"test:{CHANNEL}", ref, Signal(f"test:U{i}", 1, "button")))
+        )
+        for i in range(100)
+    ]
+    for _ in range(50):  # let every handler run as far as it can without the chat
+        await asyncio.sleep(0)
+    assert len(world.store.votes_for("2611.00001")) == 100
+    assert world.status("2611.00001") == "accepted"
+    assert world.chat.updates_started == 1  # one update in flight, the rest coalesced
+    world.chat.updates_open.set()
+    await asyncio.gather(*handlers)
+    assert world.chat.updates_started == 2
+    assert world.chat.posts()[0].edits[-1].ups == 100
 
 
 async def test_votes_decide_update_the_post_and_mark_the_list_unpublished(world: World) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 from dataclasses import dataclass, field
 
@@ -27,6 +28,8 @@ class MemoryChat:
         self.messages: list[Message] = []
         self.handler: EventHandler | None = None
         self.fail_posts = 0  # the next N posts fail as a platform error would
+        self.updates_open: asyncio.Event | None = None  # set: post updates wait until it is set
+        self.updates_started = 0
         self.visible: set[str] | None = None  # channels the bot can see (None: all)
         self._refs = itertools.count(1)
 
@@ -55,6 +58,9 @@ class MemoryChat:
         return None
 
     async def update_post(self, channel: str, ref: str, view: PostView) -> None:
+        self.updates_started += 1
+        if self.updates_open is not None:
+            await self.updates_open.wait()  # a rate-limited or hanging platform
         for message in self.messages:
             if message.ref == ref:
                 message.edits.append(view)

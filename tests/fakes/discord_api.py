@@ -1,7 +1,7 @@
 """A local Discord: the REST API and the gateway websocket, as much as paperbot uses.
 
 The real discord.py talks to it over HTTP and a websocket on 127.0.0.1 (see
-/work/shared/TESTING.md for the facts it is built on): point `discord.http.Route.BASE` at
+tests/README.md for how the fakes work): point `discord.http.Route.BASE` at
 `api_url` and `DiscordWebSocket.DEFAULT_GATEWAY` at `gateway_url`.
 
 REST answers with `Content-Type: application/json` exactly (discord.py's login fails on

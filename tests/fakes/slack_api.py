@@ -1,7 +1,7 @@
 """A local fake Slack: Web API, Socket Mode websocket, response_url, and request signing.
 
 The real slack_sdk and slack-bolt talk to it over HTTP and websockets on 127.0.0.1 (see
-TESTING.md): point `SLACK_API_URL` at `fake.api_url`. It runs in its own thread and event
+tests/README.md): point `SLACK_API_URL` at `fake.api_url`. It runs in its own thread and event
 loop (`ThreadedServer`), so a `paperbot` process started with subprocess can use it too.
 
 What it does:
