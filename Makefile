@@ -2,24 +2,29 @@
 PYTHON ?= python3.11
 VENV   := .venv
 BIN    := $(VENV)/bin
-STAMP  := $(VENV)/.installed
+# Two stamps: `make run` installs paperbot alone; the test tools come with `make test`.
+RUN_STAMP := $(VENV)/.installed-run
+STAMP  := $(VENV)/.installed-dev
 
 .PHONY: run test lint types unit soak bench clean
 
-$(STAMP): pyproject.toml
+$(VENV)/bin/python:
 	@command -v $(PYTHON) >/dev/null || { echo "$(PYTHON) not found: install Python 3.11 or run 'make PYTHON=python3 ...'"; exit 1; }
-	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
+	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
+
+$(RUN_STAMP): pyproject.toml | $(VENV)/bin/python
+	$(BIN)/pip install --quiet -e .
+	touch $(RUN_STAMP)
+
+$(STAMP): pyproject.toml | $(VENV)/bin/python
 	$(BIN)/pip install --quiet -e '.[dev]'
-	touch $(STAMP)
+	touch $(STAMP) $(RUN_STAMP)
 
-paperbot.toml:
-	cp paperbot.example.toml paperbot.toml
+paperbot.toml .env: | $(RUN_STAMP)
+	$(BIN)/paperbot init .
 
-.env:
-	cp .env.example .env
-
-run: $(STAMP) paperbot.toml .env
+run: $(RUN_STAMP) paperbot.toml .env
 	$(BIN)/paperbot run
 
 lint: $(STAMP)
@@ -31,7 +36,7 @@ types: $(STAMP)
 
 # The SIGKILL crash soak (tests/test_crash.py) runs 5 rounds here and 200 in `make soak`.
 unit: $(STAMP)
-	PAPERBOT_SOAK_ROUNDS=5 $(BIN)/pytest -q
+	PAPERBOT_SOAK_ROUNDS=5 $(BIN)/pytest -q -n 2
 
 soak: $(STAMP)
 	PAPERBOT_SOAK_ROUNDS=$${PAPERBOT_SOAK_ROUNDS:-200} $(BIN)/pytest -q tests/test_crash.py

@@ -4,7 +4,7 @@ Run by hand:  .venv/bin/python -m bench.queries [--papers 1000000] [--db PATH]
 
 Builds (once; reused when --db exists) a database of generated papers through the real
 `Store`, 10% of them matched, then times the real command layer (`PapersCommand.answer`) for
-`search` with common, rare and absent words and for `recent`. Baseline in the same run:
+`search` (relevance with its total, newest, --route, a plural) and `recent`. Baseline:
 the same FTS5 search ordered by relevance (`ORDER BY rank`), the usual way to write it,
 which SQLite's docs say costs a full sort of every hit.
 """
@@ -99,6 +99,15 @@ def main() -> None:
             Parsed("search", words=(rng.choice(COMMON), rng.choice(VOCAB))), ["bench"]
         ),
         "search absent word": lambda: commands.answer(Parsed("search", words=("zzzz",)), ["bench"]),
+        "search common, newest": lambda: commands.answer(
+            Parsed("search", words=(rng.choice(COMMON),), sort="newest"), ["bench"]
+        ),
+        "search common, route": lambda: commands.answer(
+            Parsed("search", words=(rng.choice(COMMON),), scoped=True), ["bench"]
+        ),
+        "search plural (models)": lambda: commands.answer(
+            Parsed("search", words=("models",)), ["bench"]
+        ),
         "recent 3": lambda: commands.answer(Parsed("recent", days=3), ["bench"]),
         "recent 30": lambda: commands.answer(Parsed("recent", days=30), ["bench"]),
     }

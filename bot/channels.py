@@ -1,6 +1,7 @@
 """Where a route's papers go: its channels on the chats that are running.
 
-A channel is named `platform:channel-id` everywhere in the core and the database.
+A channel is named `platform:channel-id` everywhere in the core and the database. A channel
+a chat refuses for good is set aside (logged once, kept in the store) until the routes change.
 """
 
 from __future__ import annotations
@@ -8,10 +9,11 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 
-from bot.chat.base import Chat
-from bot.config import RulesSource
+from bot.chat.base import ChannelUnusable, Chat
+from bot.config import Config, RulesSource
 from bot.errors import PaperbotError
 from bot.models import Reply, Route
+from storage.store import Store
 
 log = logging.getLogger(__name__)
 
@@ -19,9 +21,47 @@ CHAT_PLATFORMS = ("slack", "discord")  # other chats (console, tests) get one ch
 
 
 class Channels:
-    def __init__(self, rules: RulesSource, chats: Mapping[str, Chat]) -> None:
+    def __init__(
+        self, rules: RulesSource, chats: Mapping[str, Chat], store: Store | None = None
+    ) -> None:
         self.rules = rules
         self.chats = dict(chats)
+        self.store = store
+        self._unusable: dict[str, Config] = {}  # channel -> the rules in force when refused
+        self._recorded: set[str] | None = None  # channels with a problem in the store
+
+    def usable(self, channel: str) -> bool:
+        """False for a channel refused for good, until the routes file changes."""
+        refused_under = self._unusable.get(channel)
+        if refused_under is None:
+            return True
+        if refused_under is not self.rules.current()[0]:
+            del self._unusable[channel]  # the routes changed: try it again
+            return True
+        return False
+
+    def failed(self, channel: str, error: PaperbotError, doing: str) -> None:
+        """Log a chat failure: a permanent one once, at ERROR, and recorded for `status`."""
+        if isinstance(error, ChannelUnusable):
+            if channel not in self._unusable:
+                log.error("%s is set aside until the routes file changes: %s", channel, error)
+                if self.store is not None:
+                    self.store.set_channel_problem(channel, str(error))
+                    self._problems().add(channel)
+            self._unusable[channel] = self.rules.current()[0]
+        else:
+            log.warning("%s in %s failed, will retry: %s", doing, channel, error)
+
+    def worked(self, channel: str) -> None:
+        """The channel works (again): clear a problem recorded before."""
+        if self.store is not None and channel in self._problems():
+            self.store.set_channel_problem(channel, None)
+            self._problems().discard(channel)
+
+    def _problems(self) -> set[str]:
+        if self._recorded is None:
+            self._recorded = set(self.store.channel_problems()) if self.store else set()
+        return self._recorded
 
     def routes(self) -> tuple[Route, ...]:
         return self.rules.current()[0].routes
@@ -59,8 +99,10 @@ class Channels:
 
     async def send(self, channel: str, reply: Reply) -> None:
         """Send a message (a digest, a notice); a failure is logged, never raised."""
+        if not self.usable(channel):
+            return
         chat, channel_id = self.chat(channel)
         try:
-            await chat.send_text(channel_id, reply.as_text())
+            await chat.send_reply(channel_id, reply)
         except PaperbotError as exc:
-            log.warning("could not send a message to %s: %s", channel, exc)
+            self.failed(channel, exc, "sending a message")

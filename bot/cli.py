@@ -6,50 +6,129 @@ Any PaperbotError becomes one line on stderr and exit status 1 (2 for bad usage,
 from __future__ import annotations
 
 import asyncio
+import errno
+import importlib
 import json
 import logging
 import os
+import signal
 import sys
-from collections.abc import Coroutine
+from collections.abc import Coroutine, Sequence
 from datetime import date
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
-from tqdm import tqdm
 
 from bot import __version__
-from bot.app import open_app, open_ingest, open_store, publisher
 from bot.arxiv.ids import parse_arxiv_id
-from bot.config import (
-    Settings,
-    import_keywords,
-    load_config,
-    load_settings,
-    read_keyword_file,
-)
 from bot.errors import PaperbotError, UsageError
-from bot.ingest import NewMatch, PollReport
-from bot.models import Outcome, Reply, Route
-from bot.papers_command import CATALOGUE, CommandSpec, Parsed, parse_days, parse_paper_id
-from bot.publish import import_list
-from bot.runner import serve
+from bot.models import Outcome
+from bot.papers_command import (
+    CATALOGUE,
+    ChatState,
+    CommandSpec,
+    Parsed,
+    StatusInfo,
+    parse_days,
+    parse_paper_id,
+)
+
+
+def _lazy(module: str, name: str) -> Any:
+    """`name` from `module`, imported on first call: each command imports only what it uses."""
+
+    def call(*args: Any, **kwargs: Any) -> Any:
+        return getattr(importlib.import_module(module), name)(*args, **kwargs)
+
+    return call
+
+
+if TYPE_CHECKING:
+    from tqdm import tqdm
+
+    from bot.app import open_app, open_ingest, open_store, publisher
+    from bot.config import import_keywords, load_config, read_keyword_file
+    from bot.ingest import BackfillReport, NewMatch, PollReport
+    from bot.models import Route
+    from bot.papers_command import Answer
+    from bot.publish import import_list
+    from bot.runner import serve
+    from bot.settings import Settings
+    from storage.store import Store
+else:
+    tqdm = _lazy("tqdm", "tqdm")
+    open_app = _lazy("bot.app", "open_app")
+    open_ingest = _lazy("bot.app", "open_ingest")
+    open_store = _lazy("bot.app", "open_store")
+    publisher = _lazy("bot.app", "publisher")
+    import_keywords = _lazy("bot.config", "import_keywords")
+    load_config = _lazy("bot.config", "load_config")
+    read_keyword_file = _lazy("bot.config", "read_keyword_file")
+    import_list = _lazy("bot.publish", "import_list")
+    serve = _lazy("bot.runner", "serve")
 
 T = TypeVar("T")
 
 
-def configure_logging(level: str) -> None:
-    logging.basicConfig(
-        level=level,
-        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
+# Known third-party warnings about features paperbot never uses, dropped where they are
+# logged: (logger, the start of the message).
+QUIET = (
+    ("slack_bolt", "As you gave `client` as well, `token` will be unused"),
+    ("discord.client", "PyNaCl is not installed, voice will NOT be supported"),
+    ("discord.client", "davey is not installed, voice will NOT be supported"),
+)
+
+
+class _JsonLines(logging.Formatter):
+    """LOG_FORMAT=json: one JSON object a line (time, level, logger, message[, exception])."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry = {
+            "time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S") + f".{int(record.msecs):03d}",
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        if record.exc_info:
+            entry["exception"] = self.formatException(record.exc_info)
+        return json.dumps(entry, ensure_ascii=False)
+
+
+def configure_logging(level: str, fmt: str = "text") -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    if fmt == "json":
+        handler.setFormatter(_JsonLines())
+    else:
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s"))
+    logging.basicConfig(level=level, handlers=[handler], force=True)
+    if logging.getLevelName(level) > logging.DEBUG:  # "Job ... executed successfully", each run
+        logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    handler.addFilter(_Quiet())
+
+
+class _Quiet(logging.Filter):
+    """Drops the QUIET warnings (from their loggers and the loggers below them)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not any(
+            (record.name == name or record.name.startswith(name + "."))
+            and record.getMessage().startswith(start)
+            for name, start in QUIET
+        )
+
+
+NO_SETTINGS = ("init",)  # commands that work before any settings exist
 
 
 def _settings(ctx: click.Context) -> Settings:
-    settings = ctx.obj
-    assert isinstance(settings, Settings)
-    return settings
+    """The settings read at start; a bad .env is reported here, by the command that needs
+    them, so `--help` works whatever .env holds."""
+    settings = ctx.find_root().obj
+    if settings is None:
+        error = ctx.meta.get("paperbot.settings_error")
+        raise error if isinstance(error, PaperbotError) else click.UsageError("no settings")
+    return settings  # type: ignore[no-any-return]
 
 
 def _run(coro: Coroutine[Any, Any, T]) -> T:
@@ -59,14 +138,57 @@ def _run(coro: Coroutine[Any, Any, T]) -> T:
         raise click.ClickException(str(exc)) from exc
 
 
+# Command groups kept in their own modules, imported only when used: name -> module:attr.
+LAZY_COMMANDS = {"model": "bot.cli_model:model_group", "site": "bot.cli_site:site_group"}
+
+
 class _Group(click.Group):
     """Turns our own errors into one clear line and a non-zero exit, wherever they happen."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted([*super().list_commands(ctx), *LAZY_COMMANDS])
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in LAZY_COMMANDS:
+            module, _, attr = LAZY_COMMANDS[cmd_name].partition(":")
+            command = getattr(importlib.import_module(module), attr)
+            assert isinstance(command, click.Command)
+            return command
+        return super().get_command(ctx, cmd_name)
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
         except PaperbotError as exc:
             raise click.ClickException(str(exc)) from exc
+        except OSError as exc:  # a full disk, a missing program, a file that cannot be read
+            raise click.ClickException(_os_error(exc)) from exc
+        except Exception as exc:
+            if not _is_database_error(exc):
+                raise  # a bug: its traceback is what a report needs
+            db = getattr(ctx.obj, "paperbot_db", None) or "the database"
+            raise click.ClickException(
+                f"{db} failed ({exc}); check that its disk has free space and is healthy, "
+                "and that the file is writable, then retry"
+            ) from exc
+
+
+def _os_error(exc: OSError) -> str:
+    """One sentence for an OSError that escaped the code meant to explain it."""
+    what = exc.strerror or str(exc)
+    name = exc.filename
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
+        return f"the disk is full writing {name or 'a file'} ({what}); free space and retry"
+    if isinstance(exc, FileNotFoundError) and name and os.sep not in str(name):
+        return f"cannot run {name}: it is not installed or not on PATH; install it and retry"
+    if name:
+        return f"{name}: {what}; check that it exists and its permissions, then retry"
+    return f"{what}; check the files and folders paperbot uses, then retry"
+
+
+def _is_database_error(exc: BaseException) -> bool:
+    """sqlite3.Error that storage/ did not turn into a StorageError (only storage/ imports it)."""
+    return any(c.__module__ == "sqlite3" for c in type(exc).__mro__)
 
 
 @click.group(cls=_Group)
@@ -74,12 +196,45 @@ class _Group(click.Group):
 @click.pass_context
 def cli(ctx: click.Context) -> None:
     """paperbot: polls arXiv, matches your team's rules, keeps the curated list."""
-    settings = load_settings()
-    configure_logging(settings.log_level)
+    from bot.settings import load_settings
+
+    ctx.obj = None
+    if ctx.invoked_subcommand in NO_SETTINGS:
+        return
+    try:
+        settings = load_settings()
+    except PaperbotError as exc:  # said by the command that needs settings; --help still works
+        ctx.meta["paperbot.settings_error"] = exc
+        return
+    configure_logging(settings.log_level, settings.log_format)
     ctx.obj = settings
 
 
 # --- polling -------------------------------------------------------------------------------
+
+
+@cli.command()
+@click.argument(
+    "folder", default=".", type=click.Path(file_okay=False, path_type=Path), required=False
+)
+def init(folder: Path) -> None:
+    """Write a commented paperbot.toml and .env into FOLDER (default: here); never overwrites."""
+    from importlib.resources import files
+
+    data = files("bot") / "data"
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise click.ClickException(f"cannot create {folder}: {exc.strerror}") from exc
+    for source, name in (("paperbot.example.toml", "paperbot.toml"), ("env.example", ".env")):
+        target = folder / name
+        if target.exists():
+            click.echo(f"{target} exists; left as it is")
+            continue
+        target.write_text(data.joinpath(source).read_text(encoding="utf-8"), encoding="utf-8")
+        click.echo(f"wrote {target}")
+    where = "" if folder == Path(".") else f"cd {folder} && "
+    click.echo(f"next: edit the routes in paperbot.toml, then {where}paperbot run")
 
 
 @cli.command()
@@ -96,19 +251,24 @@ def run(ctx: click.Context) -> None:
 @click.pass_context
 def poll(ctx: click.Context, once: bool, dry_run: bool, as_json: bool) -> None:
     """Poll every route's listing feed and print the papers newly matched."""
+    if not once and (dry_run or as_json):
+        flag = "--dry-run" if dry_run else "--json"
+        raise click.UsageError(f"{flag} applies to one poll only: add --once")
     settings = _settings(ctx)
     if not once:
         _run(serve(settings))
         return
 
     async def go() -> PollReport:
-        async with open_ingest(settings, dry_run=dry_run) as pipe:
+        async with open_ingest(settings, dry_run=dry_run, one_shot=True) as pipe:
             return await pipe.poll_once()
 
     report = _run(go())
-    _print_matches(report.matches, as_json)
-    if report.failed and not report.matches:
-        raise click.ClickException("arXiv could not be polled; see the log above")
+    failed = [run for run in report.runs if run.status == "error"]
+    if report.matches or not failed:
+        _print_matches(report.matches, as_json)
+    if failed:
+        raise click.ClickException(f"arXiv could not be polled: {failed[0].error}")
 
 
 def _print_matches(matches: list[NewMatch], as_json: bool) -> None:
@@ -150,21 +310,51 @@ def backfill(ctx: click.Context, since: Any, until: Any, route: str | None) -> N
     if last < first:
         raise click.BadParameter("--until is before --since", param_hint="--until")
 
-    async def go() -> Any:
+    stopped: list[signal.Signals] = []
+    done = [0]
+
+    async def go() -> BackfillReport:
+        task = asyncio.current_task()
+        assert task is not None
+        loop = asyncio.get_running_loop()
+
+        def stop(sig: signal.Signals) -> None:  # cancel at the next await, then say so
+            stopped.append(sig)
+            task.cancel()
+
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop, sig)
         with tqdm(unit="paper", desc="backfill", disable=None) as bar:
 
-            def progress(done: int, total: int | None) -> None:
+            def progress(count: int, total: int | None) -> None:
+                done[0] = count
                 bar.total = total
-                bar.n = done
+                bar.n = count
                 bar.refresh()
 
-            async with open_ingest(settings) as pipe:
+            async with open_ingest(settings, one_shot=True) as pipe:
                 return await pipe.backfill(first, last, route, progress)
 
-    report = _run(go())
+    try:
+        report = _run(go())
+    except asyncio.CancelledError:
+        if not stopped:
+            raise
+        click.echo(
+            f"backfill stopped by {stopped[0].name} after {done[0]} papers, each one stored; "
+            "run the same command again to resume from there",
+            err=True,
+        )
+        ctx.exit(128 + stopped[0].value)  # 130 for SIGINT, 143 for SIGTERM
+    parts = (
+        f" (more than {settings.arxiv_query_limit} results a query: "
+        f"fetched in {report.splits + 1} date ranges)"
+        if report.splits
+        else ""
+    )
     click.echo(
         f"fetched {report.fetched} papers, {report.new_papers} new, "
-        f"{len(report.matches)} new matches"
+        f"{len(report.matches)} new matches{parts}"
     )
 
 
@@ -220,7 +410,7 @@ def _route(settings: Settings, name: str | None) -> Route:
 @click.option("--route", "route_name", help="The route the list belongs to.")
 @click.pass_context
 def list_import(ctx: click.Context, path: Path, route_name: str | None) -> None:
-    """Record every paper in a list as accepted (by "import"). The file is not changed."""
+    """Record every paper in a list as accepted (by "import"); publishing then writes the list."""
     settings = _settings(ctx)
     route = _route(settings, route_name)
     text = _read_list(path)
@@ -278,6 +468,10 @@ def list_publish(ctx: click.Context, route_name: str | None) -> None:
         pub = publisher(settings, store)
         for route in routes:
             result = pub.publish(route)
+            for pid in result.hand_deleted:
+                click.echo(f"{route.name}: {pid} was deleted from the list by hand; now rejected")
+            for pid in result.hand_added:
+                click.echo(f"{route.name}: {pid} was added to the list by hand; now accepted")
             if not result.changed:
                 click.echo(f"{route.name}: the list is up to date")
                 continue
@@ -286,8 +480,6 @@ def list_publish(ctx: click.Context, route_name: str | None) -> None:
                 f"{route.name}: committed {result.commit[:10] if result.commit else ''}{pushed}: "
                 f"{len(result.added)} added, {len(result.removed)} removed"
             )
-            for pid in result.hand_deleted:
-                click.echo(f"{route.name}: {pid} was deleted from the list by hand; now rejected")
 
 
 def _read_list(path: Path) -> str:
@@ -354,12 +546,42 @@ def _days_arg(ctx: click.Context, param: click.Parameter, value: str | None) -> 
         raise click.BadParameter(str(exc)) from exc
 
 
+LISTS = ("recent", "search", "accepted", "rejected", "pending")
+
+
 def _query_command(spec: CommandSpec) -> None:
     """A CLI twin of a `/papers` command, built from the catalogue; arguments stay typed."""
     params: list[click.Parameter] = [
         click.Option(["--route"], help="Only this route (default: all)."),
-        click.Option(["--json", "as_json"], is_flag=True, help="One JSON object a line."),
+        click.Option(["--json", "as_json"], is_flag=True, help="One JSON object (docs/cli.md)."),
     ]
+    if spec.name in LISTS:
+        params += [
+            click.Option(
+                ["--limit"],
+                type=click.IntRange(min=1),
+                help="Show at most N papers (default 20 for search, else 50).",
+            ),
+            click.Option(["--all", "show_all"], is_flag=True, help="Show every paper."),
+        ]
+    if spec.name == "search":
+        params.append(
+            click.Option(
+                ["--sort"],
+                type=click.Choice(["relevance", "newest"]),
+                default="relevance",
+                show_default=True,
+                help="Best match (weighed by age) or newest first.",
+            )
+        )
+    if spec.name == "status":
+        params.append(
+            click.Option(
+                ["--check"],
+                is_flag=True,
+                help="One line; exit 0 healthy, 1 degraded, 2 down (for health checks).",
+            )
+        )
     if spec.arg == "days":
         params.append(click.Argument(["days"], required=False, callback=_days_arg))
     elif spec.arg == "words":
@@ -369,37 +591,99 @@ def _query_command(spec: CommandSpec) -> None:
 
     @click.pass_context
     def command(ctx: click.Context, /, route: str | None, as_json: bool, **args: Any) -> None:
+        if args.get("show_all") and args.get("limit"):
+            raise click.UsageError("give --limit N or --all, not both")
         settings = _settings(ctx)
         parsed = Parsed(
             spec.name,
             days=args.get("days") or spec.default_days,
             words=tuple(args.get("words") or ()),
             paper_id=args.get("paper_id"),
+            limit=None if args.get("show_all") else args.get("limit") or -1,
+            sort=args.get("sort") or "relevance",
+            scoped=route is not None,
         )
-        config = load_config(settings.paperbot_config)
-        routes = [config.route(route).name] if route else [r.name for r in config.routes]
-
-        async def ask() -> Reply:
-            async with open_app(settings, chats={}) as app:
-                return await app.commands.run_parsed(parsed, routes, _who(None))
-
-        reply = _run(ask())
-        _print_reply(reply, as_json)
-        if not reply.ok:
+        answer = _answer(settings, parsed, route)
+        if args.get("check"):
+            record = answer.record
+            click.echo(f"{record['health']}: {record['why']}")
+            ctx.exit({"healthy": 0, "degraded": 1}.get(str(record["health"]), 2))
+        if as_json:
+            click.echo(json.dumps(answer.record, ensure_ascii=False))
+        else:
+            click.echo(answer.reply.as_text(), err=not answer.reply.ok)
+        if not answer.reply.ok:
             ctx.exit(2)
 
     cli.add_command(click.Command(spec.name, callback=command, params=params, help=spec.help))
 
 
-def _print_reply(reply: Reply, as_json: bool) -> None:
-    if not as_json:
-        click.echo(reply.as_text(), err=not reply.ok)
-        return
-    if not reply.items:
-        click.echo(json.dumps({"text": reply.text, "ok": reply.ok}, ensure_ascii=False))
-    for item in reply.items:
-        record = {"id": item.paper_id, "title": item.title, "url": item.url, "detail": item.detail}
-        click.echo(json.dumps(record, ensure_ascii=False))
+def _answer(settings: Settings, parsed: Parsed, route: str | None) -> Answer:
+    """Answer a query from the database alone (`add` also opens arXiv)."""
+    from bot.clock import system_clock
+    from bot.config import load_config
+
+    config = load_config(settings.paperbot_config)
+    routes = [config.route(route).name] if route else [r.name for r in config.routes]
+    if parsed.name == "add":
+
+        async def add() -> Answer:
+            async with open_app(settings, chats={}) as app:
+                return await app.commands.run_full(parsed, routes, _who(None))
+
+        return _run(add())
+    from bot.papers_command import PapersCommand
+    from storage.store import Store
+
+    store = Store.open(settings.paperbot_db, system_clock)
+    try:
+        info = _status_info(settings, store, config.routes) if parsed.name == "status" else None
+        commands = PapersCommand(store, system_clock, status=lambda: info or StatusInfo())
+        return commands.answer_full(parsed, routes)
+    finally:
+        store.close()
+
+
+def _status_info(settings: Settings, store: Store, routes: Sequence[Route]) -> StatusInfo:
+    """What only the CLI can see: whether a run holds the database, and the chats' tokens."""
+    pid, running = _run_holder(settings.paperbot_db)
+    tokens = {"slack": settings.slack_bot_token, "discord": settings.discord_token}
+    chats = []
+    for platform, token in tokens.items():
+        channels = tuple(
+            (f"{platform}:{channel}", r.name)
+            for r in routes
+            if (channel := getattr(r, f"{platform}_channel", None))
+        )
+        if token is not None or channels:
+            chats.append(ChatState(platform, token is not None, channels))
+    unpublished = tuple(r.name for r in routes if store.unpublished_mark(r.name))
+    next_poll = store.next_poll()
+    if next_poll is not None:
+        from zoneinfo import ZoneInfo
+
+        next_poll = next_poll.astimezone(ZoneInfo(settings.paperbot_poll_timezone))
+    return StatusInfo(next_poll, unpublished, running, pid, tuple(chats))
+
+
+def _run_holder(db: Path) -> tuple[int | None, bool]:
+    """(pid, True) when a `paperbot run` holds the run lock beside the database (runner.py)."""
+    import fcntl
+
+    try:
+        fd = os.open(db.with_name(db.name + ".run.lock"), os.O_RDONLY)
+    except OSError:
+        return None, False
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            text = os.read(fd, 32).decode(errors="replace").strip()
+            return (int(text) if text.isdigit() else None), True
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        return None, False
+    finally:
+        os.close(fd)
 
 
 for _spec in CATALOGUE:
@@ -426,6 +710,16 @@ def discord_invite(ctx: click.Context, application_id: int | None) -> None:
 
     settings = _settings(ctx)
     click.echo(invite_url(application_id or _run(fetch_application_id(settings))))
+
+
+@discord_group.command("sync")
+@click.pass_context
+def discord_sync(ctx: click.Context) -> None:
+    """Register /papers with Discord now (`run` does it only when the commands changed)."""
+    from bot.chat.discord import sync_commands
+
+    _run(sync_commands(_settings(ctx)))
+    click.echo("/papers registered with Discord")
 
 
 @cli.group()

@@ -10,158 +10,48 @@ import re
 import tomllib
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
-import tomlkit
 from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
-    SecretStr,
     ValidationError,
     field_validator,
     model_validator,
 )
-from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from bot.errors import ConfigError, TermError
 from bot.matching import Matcher, check_routes, check_term
-from bot.models import DigestSchedule, ListTarget, Route, VotePolicy
-from bot.scheduling import (
-    DEFAULT_POLL_SCHEDULE,
-    DEFAULT_POLL_TIMEZONE,
-    crontab_trigger,
-    poll_triggers,
+from bot.models import (
+    DigestSchedule,
+    ListTarget,
+    MailSubscriber,
+    ModelPolicy,
+    Route,
+    SiteTarget,
+    TagSpec,
+    VotePolicy,
 )
+from bot.scheduling import crontab_trigger
+from bot.settings import DEFAULT_USER_AGENT, Settings, load_settings
+from bot.taxonomy import category_problem
+
+__all__ = [
+    "DEFAULT_USER_AGENT",
+    "Config",
+    "RulesSource",
+    "Settings",
+    "load_config",
+    "load_settings",
+]
 
 log = logging.getLogger(__name__)
-
-DEFAULT_USER_AGENT = "paperbot/0.1 (+https://github.com/paperbot/paperbot; team paper curation)"
-
-
-class Settings(BaseSettings):
-    """Every setting paperbot reads from the environment. `.env.example` lists them all."""
-
-    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
-
-    paperbot_db: Path = Path("paperbot.db")
-    paperbot_config: Path = Path("paperbot.toml")
-    paperbot_poll_schedule: Annotated[list[str], NoDecode] = list(DEFAULT_POLL_SCHEDULE)
-    paperbot_poll_timezone: str = DEFAULT_POLL_TIMEZONE
-    paperbot_publish_interval: float = Field(default=600.0, ge=0)
-    paperbot_chat_plugin: str | None = None
-    paperbot_holidays: Annotated[list[date], NoDecode] = []
-    paperbot_git_token: SecretStr | None = None
-
-    arxiv_rss_url: str = "https://rss.arxiv.org/rss/"
-    arxiv_atom_url: str = "https://rss.arxiv.org/atom/"
-    arxiv_feed_format: Literal["rss", "atom"] = "rss"
-    arxiv_api_url: str = "https://export.arxiv.org/api/query"
-    arxiv_min_interval: float = Field(default=3.0, ge=0)
-    arxiv_retries: int = Field(default=5, ge=0)
-    arxiv_retry_wait: float = Field(default=5.0, ge=0)
-    arxiv_timeout: float = Field(default=30.0, gt=0)
-    arxiv_user_agent: str = DEFAULT_USER_AGENT
-    arxiv_page_size: int = Field(default=500, ge=1, le=2000)
-    arxiv_catchup_days: int = Field(default=10, ge=1)
-    arxiv_max_body: int = Field(default=64 * 1024 * 1024, ge=1024)
-
-    # votes: which reactions count (any skin tone); Slack names and Discord emoji alike
-    paperbot_up_emoji: Annotated[list[str], NoDecode] = ["+1", "thumbsup", "👍"]
-    paperbot_down_emoji: Annotated[list[str], NoDecode] = ["-1", "thumbsdown", "👎"]
-
-    slack_bot_token: SecretStr | None = None
-    slack_app_token: SecretStr | None = None
-    slack_signing_secret: SecretStr | None = None
-    slack_api_url: str = "https://slack.com/api/"
-    slack_proxy: str | None = None
-    slack_mode: Literal["socket", "http"] = "socket"
-    slack_http_host: str = "127.0.0.1"
-    slack_http_port: int = Field(default=3000, ge=0, le=65535)
-
-    discord_token: SecretStr | None = None
-    discord_api_url: str = "https://discord.com/api/v10"
-    discord_gateway_url: str = "wss://gateway.discord.gg/"
-    discord_proxy: str | None = None
-    discord_guild_ready_timeout: float = Field(default=2.0, ge=0)
-    discord_guild_ids: Annotated[list[int], NoDecode] = []
-    discord_application_id: int | None = None
-
-    log_level: str = "INFO"
-
-    @field_validator("paperbot_holidays", mode="before")
-    @classmethod
-    def _split_dates(cls, value: Any) -> Any:
-        if isinstance(value, str):
-            return [part.strip() for part in value.replace(";", ",").split(",") if part.strip()]
-        return value
-
-    @field_validator("paperbot_up_emoji", "paperbot_down_emoji", "discord_guild_ids", mode="before")
-    @classmethod
-    def _split_list(cls, value: Any) -> Any:
-        if isinstance(value, str):
-            return [part.strip() for part in value.split(",") if part.strip()]
-        return value
-
-    @field_validator(
-        "slack_bot_token",
-        "slack_app_token",
-        "slack_signing_secret",
-        "discord_token",
-        "paperbot_git_token",
-        "slack_proxy",
-        "discord_proxy",
-        "paperbot_chat_plugin",
-        mode="before",
-    )
-    @classmethod
-    def _empty_is_unset(cls, value: Any) -> Any:
-        """`DISCORD_TOKEN=` in .env means "no Discord", as .env.example says."""
-        return None if isinstance(value, str) and not value.strip() else value
-
-    @field_validator("paperbot_poll_schedule", mode="before")
-    @classmethod
-    def _split_crons(cls, value: Any) -> Any:
-        if isinstance(value, str):
-            return [part.strip() for part in value.split(";") if part.strip()]
-        return value
-
-    @model_validator(mode="after")
-    def _valid_schedule(self) -> Settings:
-        poll_triggers(self.paperbot_poll_schedule, self.paperbot_poll_timezone)
-        return self
-
-    @field_validator("log_level")
-    @classmethod
-    def _known_level(cls, value: str) -> str:
-        level = value.upper()
-        if level not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
-            raise ValueError("must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL")
-        return level
-
-    def feed_url(self, categories: Sequence[str]) -> str:
-        """The combined listing feed for these categories (`cs.DC+cs.OS`)."""
-        base = self.arxiv_atom_url if self.arxiv_feed_format == "atom" else self.arxiv_rss_url
-        return base.rstrip("/") + "/" + "+".join(categories)
-
-
-def load_settings(**overrides: Any) -> Settings:
-    """Build Settings, turning pydantic's report into one ConfigError sentence."""
-    try:
-        return Settings(**overrides)
-    except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc']).upper()}: {err['msg']}" for err in exc.errors()
-        )
-        raise ConfigError(f"bad setting in the environment or .env: {problems}") from exc
-
 
 # --- the routes file -----------------------------------------------------------------------
 
 ALLOWED_FIELDS = ("title", "abstract", "authors", "comment")
-_CATEGORY = re.compile(r"^[a-z-]+(\.[A-Za-z-]+)?$")
 _CURATOR = re.compile(r"[a-z][a-z0-9_-]*:[^\s:]+")  # slack:U123, discord:123, a plugin's
 
 
@@ -219,6 +109,54 @@ class _DigestFile(BaseModel):
     timezone: str = "UTC"
 
 
+class _SiteFile(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    path: str = Field(default="docs", min_length=1)
+    title: str = Field(min_length=1)
+    url: str | None = Field(default=None, pattern=r"^https?://\S+$")
+    templates: str | None = None
+
+    @field_validator("path")
+    @classmethod
+    def _inside(cls, value: str) -> str:
+        parts = Path(value).parts
+        if Path(value).is_absolute() or ".." in parts or ".git" in parts:
+            raise ValueError("must be a folder inside the list's repository, such as 'docs'")
+        return value
+
+
+class _ModelFile(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    suggest_at: float | None = Field(default=None, gt=0, lt=1)
+    max_suggestions_per_day: int = Field(default=3, ge=0, le=100)
+    min_decisions: int = Field(default=30, ge=2)
+
+
+class _TagFile(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    about: str = ""
+    terms: list[str] = []
+
+
+class _SubscriberFile(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    email: str = Field(pattern=r"^[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+$")
+    tags: list[str] = []
+    terms: list[str] = []
+    every: Literal["daily", "weekly"] = "daily"
+    route: str | None = None
+
+    @model_validator(mode="after")
+    def _wants_something(self) -> _SubscriberFile:
+        if not self.tags and not self.terms:
+            raise ValueError("a subscriber needs tags or terms, or would get every paper")
+        return self
+
+
 class _RouteFile(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -235,13 +173,26 @@ class _RouteFile(BaseModel):
     max_posts_per_poll: int = Field(default=30, ge=1, le=1000)
     votes: _VotesFile = _VotesFile()
     digest: _DigestFile | None = None
+    site: _SiteFile | None = None
+    model: _ModelFile = _ModelFile()
+    tags: dict[str, _TagFile] = {}
+    llm_filter: bool = False
+
+    @field_validator("tags")
+    @classmethod
+    def _tag_names(cls, value: dict[str, _TagFile]) -> dict[str, _TagFile]:
+        for name in value:
+            if not re.fullmatch(r"[^\s`\[\]]{1,40}", name):
+                raise ValueError(f"'{name}' cannot be a tag: one word, no backticks or brackets")
+        return value
 
     @field_validator("categories")
     @classmethod
     def _categories(cls, value: list[str]) -> list[str]:
         for cat in value:
-            if not _CATEGORY.match(cat):
-                raise ValueError(f"'{cat}' is not an arXiv category such as 'cs.DC'")
+            problem = category_problem(cat)
+            if problem is not None:
+                raise ValueError(problem)
         return value
 
     @field_validator("slack_channel")
@@ -277,6 +228,7 @@ class _ConfigFile(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     routes: list[_RouteFile] = Field(min_length=1)
+    subscribers: list[_SubscriberFile] = []
 
 
 @dataclass(frozen=True, slots=True)
@@ -285,6 +237,7 @@ class Config:
 
     path: Path
     routes: tuple[Route, ...]
+    subscribers: tuple[MailSubscriber, ...] = ()
 
     def route(self, name: str) -> Route:
         for route in self.routes:
@@ -300,7 +253,8 @@ def load_config(path: Path) -> Config:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError as exc:
         raise ConfigError(
-            f"{path}: file not found; copy paperbot.example.toml to {path} (make run does this)"
+            f"{path}: file not found; run `paperbot init` to write a commented one from"
+            " paperbot.example.toml (or set PAPERBOT_CONFIG)"
         ) from exc
     except (OSError, ValueError) as exc:  # ValueError: not UTF-8, or a NUL byte in the path
         raise ConfigError(f"{path}: cannot be read as UTF-8 text: {exc}") from exc
@@ -337,6 +291,10 @@ def load_config(path: Path) -> Config:
             max_posts_per_poll=r.max_posts_per_poll,
             votes=_policy(path, text, i, r.votes),
             digest=_digest(path, text, i, r.digest),
+            site=_site(path, text, i, r),
+            model=ModelPolicy(**r.model.model_dump()),
+            tags=tuple(TagSpec(n, t.about, tuple(t.terms)) for n, t in r.tags.items()),
+            llm_filter=r.llm_filter,
         )
         for i, r in enumerate(parsed.routes)
     )
@@ -353,7 +311,47 @@ def load_config(path: Path) -> Config:
         except TermError as exc:
             key, line = _term_line(text, index, route)
             raise ConfigError(f"{path}, line {line}: routes.{index}.{key}: {exc}") from exc
-    return Config(path=path, routes=routes)
+        _check_tags(path, text, index, route)
+    return Config(path=path, routes=routes, subscribers=_subscribers(path, text, parsed, routes))
+
+
+def _check_tags(path: Path, text: str, index: int, route: Route) -> None:
+    """A tag's terms are accept terms (docs/terms.md)."""
+    for tag in route.tags:
+        for term in tag.terms:
+            try:
+                check_term(route.name, f"tags.{tag.name}", term)
+            except TermError as exc:
+                line = _line_of(text, ("routes", index, "tags", tag.name))
+                raise ConfigError(f"{path}, line {line}: routes.{index}.tags: {exc}") from exc
+
+
+def _subscribers(
+    path: Path, text: str, parsed: _ConfigFile, routes: Sequence[Route]
+) -> tuple[MailSubscriber, ...]:
+    names = {r.name for r in routes}
+    found: list[MailSubscriber] = []
+    for index, raw in enumerate(parsed.subscribers):
+        line = _nth_line(text, "[[subscribers]]", index)
+        if raw.route is not None and raw.route not in names:
+            raise ConfigError(
+                f"{path}, line {line}: subscribers.{index}.route: there is no route named "
+                f"'{raw.route}' (routes: {', '.join(sorted(names))})"
+            )
+        for term in raw.terms:
+            try:
+                check_term(raw.email, "terms", term)
+            except TermError as exc:
+                raise ConfigError(f"{path}, line {line}: subscribers.{index}: {exc}") from exc
+        found.append(
+            MailSubscriber(raw.email, tuple(raw.tags), tuple(raw.terms), raw.every, raw.route)
+        )
+    return tuple(found)
+
+
+def _nth_line(text: str, header: str, index: int) -> int:
+    lines = [i for i, ln in enumerate(text.splitlines()) if ln.strip() == header]
+    return lines[index] + 1 if index < len(lines) else 1
 
 
 def _term_line(text: str, index: int, route: Route) -> tuple[str, int]:
@@ -401,6 +399,24 @@ def _digest(path: Path, text: str, index: int, raw: _DigestFile | None) -> Diges
         line = _line_of(text, ("routes", index, "digest"))
         raise ConfigError(f"{path}, line {line}: routes.{index}.digest: {exc}") from exc
     return DigestSchedule(raw.cron, raw.timezone)
+
+
+def _site(config_path: Path, text: str, index: int, raw: _RouteFile) -> SiteTarget | None:
+    """`[routes.site]` needs `[routes.list]`; a relative `templates` is from the file's folder."""
+    if raw.site is None:
+        return None
+    if raw.list_target is None:
+        line = _line_of(text, ("routes", index, "site"))
+        raise ConfigError(
+            f"{config_path}, line {line}: routes.{index}.site: the site is published with the "
+            "list, so this route needs a [routes.list] table too"
+        )
+    templates = None
+    if raw.site.templates is not None:
+        templates = Path(raw.site.templates).expanduser()
+        if not templates.is_absolute():
+            templates = config_path.parent / templates
+    return SiteTarget(raw.site.path.rstrip("/"), raw.site.title, raw.site.url, templates)
 
 
 def _list_target(
@@ -486,6 +502,8 @@ def import_keywords(
     The file is checked before it is written, so a bad keyword leaves it untouched.
     """
     load_config(config_path)  # refuse to edit a file that is already broken
+    import tomlkit  # only this command edits the file
+
     doc = tomlkit.parse(config_path.read_text(encoding="utf-8"))
     tables = doc.get("routes")
     target = None

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 from bot.channels import Channels
 from bot.clock import Clock
@@ -16,7 +16,7 @@ from bot.errors import PaperbotError
 from bot.models import Outcome, PostState, Route, Vote, VoteEvent
 from bot.posting import FINAL_SHOWN, Poster, posted_at
 from bot.publish import PublishResult
-from bot.voting import apply_signal, decide, is_final
+from bot.voting import BUTTON, apply_signal, decide, is_final
 from storage.store import Store
 
 log = logging.getLogger(__name__)
@@ -42,6 +42,60 @@ class Decisions:
         # Guards the database work of deciding, never chat I/O: a vote is stored at once,
         # whatever the chats are doing, and posts are refreshed after the lock is released.
         self.lock = asyncio.Lock()
+
+    async def reconcile_votes(self) -> int:
+        """At start: read the reactions of every post still open, so that votes cast or
+        withdrawn while the bot was down count. Returns how many votes changed."""
+        changed = 0
+        for post in self.store.posts(state=PostState.SENT):
+            if post.ref is None or (post.shown or "").endswith(FINAL_SHOWN):
+                continue
+            changed += await self._reconcile(post.channel, post.ref)
+        return changed
+
+    async def reconcile_post(self, channel: str, ref: str) -> None:
+        """Re-read one post's reactions (after a bulk removal, or a removal that another
+        reaction of the same user may still stand in for)."""
+        await self._reconcile(channel, ref)
+
+    async def _reconcile(self, channel: str, ref: str) -> int:
+        if not self.channels.is_running(channel) or not self.channels.usable(channel):
+            return 0
+        chat, channel_id = self.channels.chat(channel)
+        try:
+            current = await chat.read_votes(channel_id, ref)
+        except PaperbotError as exc:
+            self.channels.failed(channel, exc, "reading the votes")
+            return 0
+        changed = 0
+        async with self.lock:
+            post = self.store.post_by_ref(channel, ref)
+            if post is None:
+                return 0
+            stored = {v.user: v for v in self.store.votes_for(post.paper_id, [channel])}
+            for user in sorted(set(stored) | set(current)):
+                old = stored.get(user)
+                new = reconciled(
+                    Vote(old.value, old.cast_by) if old else None, current.get(user, {})
+                )
+                if new == (Vote(old.value, old.cast_by) if old else None):
+                    continue
+                if self._past_expiry(post.paper_id, post.routes):
+                    continue  # late votes decide nothing
+                self.store.set_vote(
+                    post.paper_id,
+                    user,
+                    new.value if new else None,
+                    new.cast_by if new else "",
+                    channel,
+                )
+                changed += 1
+            if changed:
+                log.info("%s: %d vote(s) read from %s's reactions", post.paper_id, changed, channel)
+                self._evaluate(post.paper_id)
+        if changed:
+            await self.poster.refresh(post.paper_id)
+        return changed
 
     async def on_vote(self, event: VoteEvent) -> str | None:
         """Store a vote and re-decide; returns a confirmation, or None when ignored."""
@@ -145,11 +199,15 @@ class Decisions:
         return [r.name for r in self.channels.routes() if self.store.unpublished_mark(r.name)]
 
     async def publish_due(self) -> list[PublishResult]:
-        """Publish every route whose decisions changed since its last publish: one commit."""
+        """Sync every route's list from its remote (hand edits are decisions), then publish
+        every route whose decisions changed since its last publish: one commit."""
         if self.publish is None:
             return []
         results = []
+        sync = getattr(self.publish, "sync", None)  # a Publisher's: learn the remote's hand edits
         for route in self.channels.routes():
+            if sync is not None and route.list_target is not None:
+                await asyncio.to_thread(sync, route)  # marks the route when its list must change
             mark = self.store.unpublished_mark(route.name)
             if mark is None or route.list_target is None:
                 continue
@@ -164,6 +222,23 @@ class Decisions:
                     len(result.removed),
                 )
         return results
+
+
+def reconciled(stored: Vote | None, reactions: Mapping[str, int]) -> Vote | None:
+    """A user's vote given the voting reactions they have on the post now.
+
+    A button vote stands; a reaction vote stands while its reaction does; otherwise the
+    reactions decide when they agree (one vote whatever the reaction's kind), else none.
+    """
+    if stored is not None and stored.cast_by == BUTTON:
+        return stored
+    if stored is not None and stored.cast_by.removeprefix("reaction:") in reactions:
+        return stored
+    values = set(reactions.values())
+    if len(values) != 1:
+        return None if not values else stored
+    emoji = sorted(reactions)[0]
+    return Vote(values.pop(), f"reaction:{emoji}")
 
 
 def confirmation(vote: Vote | None) -> str:

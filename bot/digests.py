@@ -55,7 +55,15 @@ class Digests:
             seen.add(post.paper_id)
             view = self.poster.view(post.paper_id, post.channel)
             if view:
-                detail = f"posted · {view.status} · 👍 {view.ups} 👎 {view.downs}"
+                detail = " · ".join(
+                    part
+                    for part in (
+                        f"posted · {view.status} · 👍 {view.ups} 👎 {view.downs}",
+                        " ".join(view.tags),
+                        f"TL;DR: {view.tldr}" if view.tldr else "",
+                    )
+                    if part
+                )
                 items.append(ReplyItem(view.paper.id, view.paper.title, view.paper.url, detail))
         sections = [f"Posted since the last digest: {len(items)}"]
         decided = [

@@ -19,6 +19,7 @@ FIELD_CHARS = 40
 MATCH_CHARS = 200  # the matched text quoted in a reason
 ABSTRACT_CHARS = 1000
 NOTE_CHARS = 300
+TLDR_CHARS = 500
 ITEM_TITLE_CHARS = 200  # a paper's title in a command's answer
 ITEM_DETAIL_CHARS = 100
 
@@ -39,6 +40,7 @@ VOTE_FAILED = "Sorry, that vote could not be counted; please try again."
 COMMAND_FAILED = "That command failed; the details are in paperbot's log."
 UNKNOWN_COMMAND = "paperbot does not know that command (yet); try /papers help"
 NO_SEARCH_WORDS = "search needs words to look for, such as: kv cache"
+SERVERS_ONLY = "/papers works in a server's route channel, not in direct messages."
 
 
 def refused(error: BaseException) -> str:
@@ -83,6 +85,8 @@ class PostContent:
     reference: str  # "arXiv:2611.00002 · llm-systems"
     hint: str  # how to vote; "" once final
     final: bool  # votes can no longer change it: no buttons
+    tags: str = ""  # "serving · kernel": the paper's topic tags, once known
+    tldr: str = ""  # "TL;DR: ...", once the summariser wrote one
 
     @property
     def buttons(self) -> bool:
@@ -107,6 +111,8 @@ def post_content(view: PostView, *, abstract_chars: int = ABSTRACT_CHARS) -> Pos
         reference=" · ".join(filter(None, (f"arXiv:{paper.id}", ", ".join(view.routes)))),
         hint="" if view.final else VOTE_HINT,
         final=view.final,
+        tags=" · ".join(fold(t) for t in view.tags),
+        tldr=f"TL;DR: {clip(fold(view.tldr), TLDR_CHARS)}" if fold(view.tldr) else "",
     )
 
 

@@ -18,7 +18,7 @@ from bot.arxiv.feeds import parse_listing
 from bot.clock import Clock
 from bot.config import RulesSource, Settings
 from bot.errors import ArxivUnavailable, FeedError, PaperbotError
-from bot.listing_calendar import latest_listing_date, listing_dates_between
+from bot.listing_calendar import first_listing_date, latest_listing_date, listing_dates_between
 from bot.matching import Matcher
 from bot.models import ApiPage, FeedBatch, FeedRun, Incoming, Match, Paper, StoredPaper
 from storage.store import Store
@@ -48,6 +48,7 @@ class PollReport:
 class BackfillReport:
     fetched: int = 0
     new_papers: int = 0
+    splits: int = 0  # windows halved because they held more than one query serves
     matches: list[NewMatch] = field(default_factory=list)
 
 
@@ -241,22 +242,48 @@ class Ingest:
         resume_key: str | None = None,
         progress: Progress | None = None,
     ) -> None:
-        """Page through the API's answer for these categories over [since, until]."""
-        query = category_query(key.split("+"), since, until)
-        size = self.settings.arxiv_page_size
-        start = self.store.backfill_resume(resume_key) if resume_key else 0
-        done = start
-        while True:
+        """Page through the API's answer for these categories over [since, until].
+
+        A window with more results than one query serves (ARXIV_QUERY_LIMIT) is split in
+        halves, oldest first, until each part fits. With `resume_key` the store keeps a valid
+        point: all before the current part is done, and the part up to an offset within it.
+        """
+        limit = self.settings.arxiv_query_limit
+        since, until = _minute(since), _minute(until)
+        parts, offset = self._resume_point(resume_key, since, until)
+        done = offset
+        whole: int | None = None  # the whole window's result count, once seen
+        start = offset if offset < limit else 0  # past the limit: not a point to resume from
+        while parts:
+            lo, hi = parts[-1]
+            size = min(self.settings.arxiv_page_size, limit - start)
             url = build_query_url(
-                self.settings.arxiv_api_url, search_query=query, start=start, max_results=size
+                self.settings.arxiv_api_url,
+                search_query=category_query(key.split("+"), lo, hi),
+                start=start,
+                max_results=size,
             )
             fetched = await self.client.get(url, _page_checker(start))
             page = fetched.value
             assert page is not None
+            total = page.total_results or 0
+            if (lo, hi) == (since, until):
+                whole = total
+            if total > limit:
+                parts.pop()
+                parts.extend(reversed(_halves(key, lo, hi, total, limit)))
+                start = 0
+                if isinstance(report, BackfillReport):
+                    report.splits += 1
+                continue
             incoming = [
                 Incoming(
                     paper=paper,
-                    listing_date=paper.published.date() if paper.published else None,
+                    listing_date=first_listing_date(
+                        paper.published, self.settings.paperbot_holidays
+                    )
+                    if paper.published
+                    else None,
                     candidate=True,
                     source=f"api:{key}",
                 )
@@ -273,15 +300,51 @@ class Ingest:
             )
             start += len(page.papers)
             done += len(page.papers)
+            finished = not page.papers or start >= total
             if resume_key:
-                self.store.set_backfill_resume(resume_key, start)
+                self._save_resume_point(resume_key, lo, hi, start, finished)
             if progress:
-                progress(done, page.total_results)
-            total = page.total_results or 0
-            if not page.papers or start >= total:
-                break
+                progress(done, whole)
+            if finished:
+                parts.pop()
+                start = 0
         if resume_key:
-            self.store.clear_backfill_resume(resume_key)
+            for suffix in ("", ":from", ":to"):
+                self.store.clear_backfill_resume(resume_key + suffix)
+
+    def _resume_point(
+        self, resume_key: str | None, since: datetime, until: datetime
+    ) -> tuple[list[tuple[datetime, datetime]], int]:
+        """The parts left (a stack, next on top) and the offset within the first of them."""
+        if not resume_key:
+            return [(since, until)], 0
+        offset = self.store.backfill_resume(resume_key)
+        lo = _from_minutes(self.store.backfill_resume(resume_key + ":from"))
+        hi = _from_minutes(self.store.backfill_resume(resume_key + ":to"))
+        if lo is None or not since <= lo <= until:
+            return [(since, until)], offset  # a fresh start, or one saved before splitting
+        if hi is None or not lo <= hi <= until:
+            return [(lo, until)], 0
+        rest = [(hi + _MINUTE, until)] if hi < until else []
+        return [*rest, (lo, hi)], offset
+
+    def _save_resume_point(
+        self,
+        resume_key: str,
+        lo: datetime,
+        hi: datetime,
+        start: int,
+        finished: bool,
+    ) -> None:
+        with self.store.atomic():
+            if finished:  # the next part starts after this one, at its beginning
+                self.store.set_backfill_resume(resume_key + ":from", _to_minutes(hi + _MINUTE))
+                self.store.set_backfill_resume(resume_key + ":to", 0)
+                self.store.set_backfill_resume(resume_key, 0)
+            else:
+                self.store.set_backfill_resume(resume_key + ":from", _to_minutes(lo))
+                self.store.set_backfill_resume(resume_key + ":to", _to_minutes(hi))
+                self.store.set_backfill_resume(resume_key, start)
 
     async def backfill(
         self,
@@ -348,3 +411,42 @@ def _page_checker(start: int) -> Callable[[bytes], ApiPage]:
         return page
 
     return check
+
+
+_MINUTE = timedelta(minutes=1)
+
+
+def _minute(moment: datetime) -> datetime:
+    """Cut to the minute: the API's resolution for submittedDate."""
+    return moment.astimezone(UTC).replace(second=0, microsecond=0)
+
+
+def _to_minutes(moment: datetime) -> int:
+    return int(moment.timestamp()) // 60
+
+
+def _from_minutes(minutes: int) -> datetime | None:
+    return datetime.fromtimestamp(minutes * 60, UTC) if minutes > 0 else None
+
+
+def _halves(
+    key: str, lo: datetime, hi: datetime, total: int, limit: int
+) -> list[tuple[datetime, datetime]]:
+    """[lo, hi] in two halves, oldest first; FeedError when a minute alone is too large."""
+    if hi - lo < _MINUTE:
+        raise FeedError(
+            f"arXiv holds {total} papers in {key} submitted at {lo:%Y-%m-%d %H:%M} UTC alone, "
+            f"more than the {limit} one query serves; raise ARXIV_QUERY_LIMIT (at most 30000)"
+        )
+    mid = lo + (hi - lo) // 2
+    mid = mid.replace(second=0, microsecond=0)
+    log.info(
+        "%s: %d papers submitted from %s to %s, more than one query serves (%d): "
+        "fetching the window in two halves",
+        key,
+        total,
+        f"{lo:%Y-%m-%d %H:%M}",
+        f"{hi:%Y-%m-%d %H:%M}",
+        limit,
+    )
+    return [(lo, mid), (mid + _MINUTE, hi)]

@@ -1,16 +1,17 @@
 """arXiv's announcement calendar, as far as the poller needs it (pure).
 
-Listings are dated Monday to Friday, holidays excepted; used only to notice gaps
-(docs/scheduling.md). What is new is always decided by the ids already stored.
+Listings are dated Monday to Friday, holidays excepted; used to notice gaps (docs/scheduling.md)
+and to date a paper found through the API. What is new is decided by the ids already stored.
 """
 
 from __future__ import annotations
 
 from collections.abc import Collection
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 EASTERN = ZoneInfo("America/New_York")
+CUTOFF = time(14, 0)  # US Eastern: submissions before it are announced at 20:00 the same day
 
 
 def is_listing_day(day: date, holidays: Collection[date] = ()) -> bool:
@@ -34,3 +35,17 @@ def listing_dates_between(after: date, until: date, holidays: Collection[date] =
             days.append(day)
         day += timedelta(days=1)
     return days
+
+
+def first_listing_date(submitted: datetime, holidays: Collection[date] = ()) -> date:
+    """The first listing a paper submitted at `submitted` (aware) could appear in.
+
+    A submission before the 14:00 ET cut-off is announced that evening, after it the next
+    evening; an announcement on day X is the listing dated X + 1, the next listing day on.
+    """
+    local = submitted.astimezone(EASTERN)
+    announced = local.date() if local.time() < CUTOFF else local.date() + timedelta(days=1)
+    day = announced + timedelta(days=1)
+    while not is_listing_day(day, holidays):
+        day += timedelta(days=1)
+    return day

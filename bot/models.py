@@ -133,6 +133,34 @@ class ListTarget:
 
 
 @dataclass(frozen=True, slots=True)
+class SiteTarget:
+    """A route's `[routes.site]`: the static page, feed and data built with the list."""
+
+    path: str = "docs"  # a folder inside the list's git work tree
+    title: str = ""
+    url: str | None = None  # where the site is served, for the feed's links and id
+    templates: Path | None = None  # a folder whose templates replace the built-in ones
+
+
+@dataclass(frozen=True, slots=True)
+class TagSpec:
+    """One topic tag of a route's `[routes.tags]`: its meaning, and terms that assign it."""
+
+    name: str
+    about: str = ""
+    terms: tuple[str, ...] = ()  # accept-term syntax; none: the learnt tagger assigns it
+
+
+@dataclass(frozen=True, slots=True)
+class ModelPolicy:
+    """A route's `[routes.model]`: when the learnt taste may speak, and how much."""
+
+    suggest_at: float | None = None  # post unmatched papers scoring at least this; None: never
+    max_suggestions_per_day: int = 3
+    min_decisions: int = 30  # fewer decisions than this: no scores, no suggestions
+
+
+@dataclass(frozen=True, slots=True)
 class DigestSchedule:
     """A route's `[routes.digest]`: standard crontab meaning, in the given timezone."""
 
@@ -157,6 +185,10 @@ class Route:
     max_posts_per_poll: int = 30
     votes: VotePolicy = field(default_factory=VotePolicy)
     digest: DigestSchedule | None = None
+    tags: tuple[TagSpec, ...] = ()  # the `[routes.tags]` vocabulary, in file order
+    llm_filter: bool = False  # unmatched papers the summariser calls relevant are candidates
+    site: SiteTarget | None = None  # the `[routes.site]` table
+    model: ModelPolicy = field(default_factory=ModelPolicy)  # `[routes.model]`
 
 
 @dataclass(frozen=True, slots=True)
@@ -284,6 +316,19 @@ class UpsertResult:
     updated_ids: tuple[str, ...]  # papers whose stored version went up
 
 
+@dataclass(frozen=True, slots=True)
+class ListEntryRecord:
+    """What a list file says of a paper: its section, title as written, version, tags, TL;DR."""
+
+    paper_id: str
+    day: date | None
+    markup: str
+    version: int | None = None
+    tags: tuple[str, ...] = ()
+    tldr: str | None = None
+    source: str = "import"  # import | hand-edit
+
+
 # --- votes and decisions -------------------------------------------------------------
 
 
@@ -359,6 +404,8 @@ class PostView:
     ups: int = 0
     downs: int = 0
     final: bool = False  # votes can no longer change it (expired, or decided by hand)
+    tags: tuple[str, ...] = ()  # topic tags, once known
+    tldr: str = ""  # the summariser's TL;DR, once known
 
 
 @dataclass(frozen=True, slots=True)
@@ -403,3 +450,54 @@ class CommandEvent:
     user: str  # platform:user-id
     text: str  # everything after the command name, e.g. "search kv cache"
     extra: dict[str, str] = field(default_factory=dict)
+
+
+# --- tags, summaries and subscriptions ---------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class PaperNote:
+    """A paper's tags and TL;DR on a route, and where each came from."""
+
+    paper_id: str
+    route: str
+    tags: tuple[str, ...] = ()
+    tags_by: str = ""  # list | curator:<user> | terms | tagger | llm
+    tldr: str = ""
+    tldr_by: str = ""  # list | llm
+
+
+@dataclass(frozen=True, slots=True)
+class Summary:
+    """The summariser's cached answer for a paper on a route (`status` ok, bad-output, failed)."""
+
+    paper_id: str
+    route: str
+    status: str
+    relevant: bool | None = None
+    tags: tuple[str, ...] = ()
+    tldr: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Subscription:
+    """A chat user's standing request to be mentioned: a tag, a term or ``author:Name``."""
+
+    user: str  # platform:user-id
+    channel: str  # platform:channel-id where they subscribed (a channel they can see)
+    what: str  # "tag:serving", "term:kv cache" or "author:Jane Doe"
+
+
+@dataclass(frozen=True, slots=True)
+class MailSubscriber:
+    """A `[[subscribers]]` entry: an e-mail digest of the papers accepted for it."""
+
+    email: str
+    tags: tuple[str, ...] = ()
+    terms: tuple[str, ...] = ()
+    every: str = "daily"  # daily | weekly
+    route: str | None = None  # None: every route
+
+    @property
+    def key(self) -> str:
+        return f"{self.email.lower()}|{self.every}|{self.route or '*'}"

@@ -22,6 +22,7 @@ __all__ = [
     "NewEntry",
     "PaperList",
     "Section",
+    "Style",
     "base_id",
     "entry_line",
     "escape_title",
@@ -32,6 +33,9 @@ __all__ = [
     "normalize_title",
     "parse",
     "parse_ref",
+    "refresh_badges",
+    "render_entry",
+    "style_of",
     "unescape_title",
 ]
 
@@ -102,11 +106,17 @@ def entry_line(paper_id: str, title: str) -> str:
 
 @dataclass(frozen=True, slots=True)
 class NewEntry:
-    """A paper to merge into the list: its id (any arXiv form), title and section date."""
+    """A paper to merge into the list: its id (any arXiv form), title and section date, and
+    what the list may show of it (tags, TL;DR, version; ``markup``: the title as a list wrote
+    it, kept verbatim)."""
 
     id: str
     title: str
     date: dt.date
+    tags: tuple[str, ...] = ()
+    tldr: str | None = None
+    version: int | None = None
+    markup: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,6 +132,7 @@ class Entry:
     tldr: str | None = None
     version: int | None = None
     notes: tuple[str, ...] = ()  # exact text of the note lines that follow it
+    markup: str = ""  # the title as written, escapes included
 
 
 @dataclass(frozen=True, slots=True)
@@ -352,6 +363,7 @@ def _entry(scan: _Scan, index: int, date: dt.date | None, line: int) -> Entry:
         tldr=tldr,
         version=ref[1] if ref is not None else None,
         notes=notes,
+        markup=title,
     )
 
 
@@ -405,6 +417,135 @@ def find_duplicates(source: str | PaperList) -> dict[str, tuple[Entry, ...]]:
     return _as_list(source).duplicates()
 
 
+# --- style: how a list writes its entries ------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Style:
+    """How new lines are written, learnt from the list's newest entries (:func:`style_of`)."""
+
+    bullet: str = "* "  # what comes before the tags and the title
+    https: bool = True
+    versioned: bool = False  # links end in vN
+    note: str = "  > **TL;DR**: "  # what comes before a TL;DR
+    after_heading: int = 1  # blank lines between a heading and its entries
+    gap: int = 2  # blank lines ending a section that another follows
+    lead: int = 1  # blank lines between the header and the first section
+
+
+_BULLET_RE = re.compile(r"[ \t]*[*+-][ \t]+")
+_VERSION_RE = re.compile(r"v[0-9]+(?:\.pdf)?$")
+
+
+def style_of(source: str | PaperList) -> Style:
+    """The style of a list: taken from its newest dated section (defaults where it shows none)."""
+    return _style(_scan(source.text if isinstance(source, PaperList) else source))
+
+
+def _blanks_from(text: str, offset: int) -> int:
+    """How many blank lines start at ``offset``."""
+    count = 0
+    while _blank_at(text, offset):
+        offset = _line_stop(text, offset)
+        count += 1
+    return count
+
+
+def _blanks_before(text: str, offset: int) -> int:
+    """How many blank lines end right before ``offset`` (the start of a line)."""
+    count = 0
+    while offset > 0:
+        start = text.rfind("\n", 0, offset - 1) + 1
+        if not text[start:offset].isspace():
+            break
+        count += 1
+        offset = start
+    return count
+
+
+def _newest(sections: list[_Section], count: int = 1) -> list[_Section]:
+    return sorted(sections, key=lambda s: s.date or dt.date.min, reverse=True)[:count]
+
+
+def _style(scan: _Scan) -> Style:
+    """The blank-line shape is paperbot's (blank after the heading, two after a section) unless
+    the newest section has its entries right under the heading: then sections end with as many
+    blank lines as most of the five newest do."""
+    text, default = scan.text, Style()
+    lead = _blanks_before(text, scan.sections[0].start) if scan.sections else default.lead
+    dated = [s for s in scan.sections if s.date is not None]
+    with_entries = [s for s in dated if s.count]
+    if not with_entries:
+        return Style(lead=lead)
+    (newest,) = _newest(with_entries)
+    after_heading = min(_blanks_from(text, newest.body), 1)
+    gap = default.gap
+    if not after_heading:
+        gaps = [_blanks_before(text, s.stop) for s in _newest(dated, 5) if s.stop < len(text)]
+        gap = max(set(gaps), key=gaps.count) if gaps else 1
+    last = newest.first + newest.count - 1  # the newest entry: a section grows at its end
+    line = text[scan.starts[last] : _line_stop(text, scan.starts[last])]
+    m = _LINE_RE.match("\n" + line)
+    bullet = _BULLET_RE.match(line)
+    url = m["url"] if m is not None else ""
+    note = default.note
+    for i in range(last, newest.first - 1, -1):
+        end = _line_stop(text, scan.starts[i])
+        for note_line in _split(text[end : scan.stops[i]]):
+            found = _TLDR_RE.match(_content(note_line))
+            if found is not None:
+                note = _content(note_line)[: found.start("text")]
+                break
+        else:
+            continue
+        break
+    return Style(
+        bullet=bullet.group() if bullet is not None else default.bullet,
+        https=not url.startswith("http://"),
+        versioned=_VERSION_RE.search(url) is not None,
+        note=note,
+        after_heading=after_heading,
+        gap=gap,
+        lead=lead,
+    )
+
+
+def render_entry(entry: NewEntry, style: Style = Style(), pid: str | None = None) -> list[str]:
+    """An entry's lines (no line endings) in a list's style: tags, title, link, TL;DR.
+
+    Raises ListFormatError when the entry's id is not an arXiv id or link.
+    """
+    pid = pid if pid is not None else _require_id(entry.id)
+    title = entry.markup if entry.markup is not None else escape_title(normalize_title(entry.title))
+    tags = "".join(f"`{tag.replace('`', '')}` " for tag in entry.tags if tag.strip("` "))
+    link = f"{'https' if style.https else 'http'}://arxiv.org/abs/{pid}"
+    if style.versioned:
+        given = parse_ref(entry.id)
+        link += f"v{entry.version or (given[1] if given else None) or 1}"
+    lines = [f"{style.bullet}{tags}[{title}]({link})"]
+    if entry.tldr and entry.tldr.strip():
+        lines.append(style.note + normalize_title(entry.tldr))
+    return lines
+
+
+_BADGE_RES = (
+    re.compile(r"(shields\.io/badge/total_papers-)([0-9]+)(-)"),
+    re.compile(r"(shields\.io/badge/update-)([0-9]{4}\.[0-9]{2}\.[0-9]{2})(-)"),
+)
+
+
+def refresh_badges(text: str, day: dt.date) -> str:
+    """The header's shields.io ``total_papers-N`` and ``update-YYYY.MM.DD`` badges made current
+    (N: the entries in the text); a header without them is left alone."""
+    scan = _scan(text)
+    end = scan.sections[0].start if scan.sections else len(text)
+    header = text[:end]
+    values = (str(len(scan.ids)), day.strftime("%Y.%m.%d"))
+    for pattern, value in zip(_BADGE_RES, values, strict=True):
+        header = pattern.sub(lambda m, v=value: m[1] + v + m[3], header)  # type: ignore[misc]
+    return header + text[end:]
+
+
 # --- merging ----------------------------------------------------------------------------------
 
 
@@ -422,9 +563,12 @@ def _day(value: dt.date) -> dt.date:
     return value.date() if isinstance(value, dt.datetime) else value
 
 
-def merge(text: str, add: Sequence[NewEntry], remove: Collection[str] = ()) -> str:
+def merge(
+    text: str, add: Sequence[NewEntry], remove: Collection[str] = (), style: Style | None = None
+) -> str:
     """Add papers to a list and take papers off it, changing nothing else (docs/list-format.md).
 
+    New lines are written in ``style`` (default: the text's own, see :func:`style_of`).
     Raises ListFormatError when an id in ``add`` or ``remove`` is not an arXiv id or link.
     """
     gone = {_require_id(ref) for ref in remove}
@@ -434,19 +578,23 @@ def merge(text: str, add: Sequence[NewEntry], remove: Collection[str] = ()) -> s
     scan = _scan(text)
     seen = set(scan.ids)
     seen.update(gone)
-    additions: dict[dt.date, list[str]] = {}
+    fresh = []
     for pid, paper in wanted:
         if pid not in seen:
             seen.add(pid)
-            additions.setdefault(_day(paper.date), []).append(entry_line(pid, paper.title))
+            fresh.append((pid, paper))
     dropped = (
         [(scan.starts[i], scan.stops[i]) for i, pid in enumerate(scan.ids) if pid in gone]
         if gone
         else []
     )
-    if not additions and not dropped:
+    if not fresh and not dropped:
         return text
-    return _splice(scan, _plan(scan, additions), dropped)
+    style = style if style is not None else _style(scan)
+    additions: dict[dt.date, list[str]] = {}
+    for pid, paper in fresh:
+        additions.setdefault(_day(paper.date), []).extend(render_entry(paper, style, pid))
+    return _splice(scan, _plan(scan, additions, style), dropped, style)
 
 
 def _line_stop(text: str, offset: int) -> int:
@@ -459,7 +607,7 @@ def _blank_at(text: str, offset: int) -> bool:
     return offset < len(text) and text[offset : _line_stop(text, offset)].isspace()
 
 
-def _plan(scan: _Scan, additions: dict[dt.date, list[str]]) -> list[_Insert]:
+def _plan(scan: _Scan, additions: dict[dt.date, list[str]], style: Style) -> list[_Insert]:
     """Where each group of new lines goes."""
     text = scan.text
     dated = [s for s in scan.sections if s.date is not None]
@@ -477,7 +625,7 @@ def _plan(scan: _Scan, additions: dict[dt.date, list[str]]) -> list[_Insert]:
             inserts.append(_Insert(last_stop, 0, 0, "append", tuple(lines)))
             continue
         at = target.body
-        if _blank_at(text, at):
+        if style.after_heading and _blank_at(text, at):
             at = _line_stop(text, at)
         pad_after = at < len(text) and not _blank_at(text, at)
         inserts.append(_Insert(at, 0, 0, "fill", tuple(lines), pad_after=pad_after))
@@ -497,7 +645,8 @@ def _plan(scan: _Scan, additions: dict[dt.date, list[str]]) -> list[_Insert]:
             at = scan.sections[0].start
         else:
             at = len(text)
-        shape = (f"### {day.isoformat()}", "", *additions[day], "", "")
+        blank = [""] * style.after_heading
+        shape = (f"### {day.isoformat()}", *blank, *additions[day], *[""] * style.gap)
         after_section = bool(scan.sections) and scan.sections[0].start < at
         inserts.append(_Insert(at, 1, -day.toordinal(), "section", shape, after_section))
     return inserts
@@ -507,7 +656,9 @@ def _older(section: _Section, day: dt.date) -> bool:
     return section.date is not None and section.date < day
 
 
-def _splice(scan: _Scan, inserts: list[_Insert], dropped: list[tuple[int, int]]) -> str:
+def _splice(
+    scan: _Scan, inserts: list[_Insert], dropped: list[tuple[int, int]], style: Style
+) -> str:
     """The text with the inserts added and the dropped spans cut, in one left-to-right pass."""
     text = scan.text
     first_break = text.find("\n")
@@ -525,7 +676,7 @@ def _splice(scan: _Scan, inserts: list[_Insert], dropped: list[tuple[int, int]])
             out.append(text[cursor:at])
             cursor = at
         if insert is not None:
-            _emit(out, insert, eol, has_sections=bool(scan.sections))
+            _emit(out, insert, eol, style, has_sections=bool(scan.sections))
         else:
             cursor = cut_to
     if cursor < len(text):
@@ -540,18 +691,19 @@ def _last_line_blank(out: list[str]) -> bool:
     return last[last.rfind("\n", 0, len(last) - 1) + 1 :].isspace()
 
 
-def _emit(out: list[str], insert: _Insert, eol: str, *, has_sections: bool) -> None:
+def _emit(out: list[str], insert: _Insert, eol: str, style: Style, *, has_sections: bool) -> None:
     """Append an insert's lines to ``out`` (the text so far), with the blank lines it needs."""
     if out and not out[-1].endswith("\n"):
         out[-1] += eol  # the text ended without a line break: end its last line
-    if insert.kind == "fill" and not _last_line_blank(out):
-        out.append(eol)  # a blank line between the heading and the entries
+    if insert.kind == "fill":
+        if style.after_heading and not _last_line_blank(out):
+            out.append(eol)  # a blank line between the heading and the entries
     elif insert.kind == "section":
         want = 0
         if insert.after_section:
-            want = 2
+            want = style.gap
         elif any(not piece.isspace() for piece in out):
-            want = 1
+            want = style.lead
         elif not has_sections:
             out.extend((WARNING + eol, eol))  # an empty list starts with the warning
         if want and not _last_line_blank(out):

@@ -1,7 +1,7 @@
 """Posting exactly once: intent recorded, then sent, then its reference recorded.
 
-On start, intents whose outcome is unknown are looked up through the chat's `find_post`
-before anything is sent again. Also keeps sent posts showing their current votes.
+An intent whose outcome is unknown (left by an earlier process or round) is looked up with
+the chat's `find_post` before it is sent again. Also keeps sent posts showing their votes.
 """
 
 from __future__ import annotations
@@ -42,7 +42,10 @@ FINAL_SHOWN = "|final"  # the end of a post's `shown` key once it shows a final 
 
 def shown_key(view: PostView) -> str:
     """What a post last showed, to skip updates that would change nothing."""
-    return f"{view.status}|{view.ups}|{view.downs}" + (FINAL_SHOWN if view.final else "")
+    shown = f"{view.status}|{view.ups}|{view.downs}"
+    if view.tags or view.tldr:  # tags and TL;DR arrive later: the post is edited then
+        shown += "|notes:" + hashlib.sha256(f"{view.tags}|{view.tldr}".encode()).hexdigest()[:12]
+    return shown + (FINAL_SHOWN if view.final else "")
 
 
 class Poster:
@@ -59,6 +62,21 @@ class Poster:
         async with self.lock:
             for post in self.store.posts(state=PostState.INTENT):
                 await self._settle(post.paper_id, post.channel)
+            self._offer_to_new_channels()
+
+    def _offer_to_new_channels(self) -> None:
+        """A channel with no post yet (its platform just configured, say) gets what a new
+        channel gets: the latest listing's undecided matches, queued again (posted once per
+        channel: channels that have them keep their posts)."""
+        for route in self.channels.routes():
+            channels = self.channels.of_route(route)
+            if not channels or all(self.store.count_posts(ch) > 0 for ch in channels):
+                continue
+            waiting = self.store.undecided_posted(route.name)
+            latest = max((day for _, day in waiting if day is not None), default=None)
+            for paper_id, day in waiting:
+                if day == latest:
+                    self.store.requeue(paper_id, route.name)
 
     async def post_queued(self) -> int:
         """Post every queued match: once per (paper, channel), within each route's limits."""
@@ -102,8 +120,11 @@ class Poster:
         sent: set[tuple[str, str]] = set()
         failed: set[tuple[str, str]] = set()
         for (paper_id, channel), matches in plan.items():
+            fresh = self.store.get_post(paper_id, channel) is None
             post = self.store.post_intent(paper_id, channel, [m.route for m in matches])
-            ok = post.state == PostState.SENT or await self._settle(paper_id, channel)
+            ok = post.state == PostState.SENT or await self._settle(
+                paper_id, channel, unknown=not fresh
+            )
             posted += ok
             (sent if ok else failed).update((m.paper_id, m.route) for m in matches)
         self.store.set_post_status(sent - failed, PostStatus.POSTED)  # failed: stays queued
@@ -111,22 +132,27 @@ class Poster:
             await self.channels.send(channel, Reply(f"…and {count} more: /papers pending"))
         return posted
 
-    async def _settle(self, paper_id: str, channel: str) -> bool:
-        """Make sure an intended post exists exactly once; True when it does now."""
-        if not self.channels.is_running(channel):
-            return False  # that platform is not running now: settled when it is
+    async def _settle(self, paper_id: str, channel: str, *, unknown: bool = True) -> bool:
+        """Make sure an intended post exists exactly once; True when it does now.
+
+        Only an intent whose outcome is `unknown` (an earlier process or round tried to
+        send it) is looked for in the channel first; a fresh one is simply sent.
+        """
+        if not self.channels.is_running(channel) or not self.channels.usable(channel):
+            return False  # not running now, or refused for good: settled when it works
         chat, channel_id = self.channels.chat(channel)
         try:
-            ref = await chat.find_post(channel_id, paper_id)
+            ref = await chat.find_post(channel_id, paper_id) if unknown else None
             if ref is None:
                 view = self.view(paper_id, channel)
                 if view is None:
                     return False
                 ref = await chat.post_paper(channel_id, view, post_nonce(paper_id, channel))
         except PaperbotError as exc:
-            log.warning("post of %s to %s failed, will retry: %s", paper_id, channel, exc)
+            self.channels.failed(channel, exc, f"the post of {paper_id}")
             return False
         self.store.post_sent(paper_id, channel, ref)
+        self.channels.worked(channel)
         return True
 
     def view(self, paper_id: str, channel: str) -> PostView | None:
@@ -155,8 +181,20 @@ class Poster:
                 f"{d.status} by {d.decided_by}" + (f" ({d.route})" if len(routes) > 1 else "")
                 for d in decisions
             )
+        notes = [n for r in routes if (n := self.store.note(paper_id, r)) is not None]
+        tags = tuple(dict.fromkeys(t for n in notes for t in n.tags))
+        tldr = next((n.tldr for n in notes if n.tldr), "")
         return PostView(
-            stored.paper, tuple(routes), tuple(reasons), status, note, ups, downs, final
+            stored.paper,
+            tuple(routes),
+            tuple(reasons),
+            status,
+            note,
+            ups,
+            downs,
+            final,
+            tags,
+            tldr,
         )
 
     def _past_expiry(self, paper_id: str, route_name: str, now: datetime) -> bool:
@@ -187,6 +225,8 @@ class Poster:
         for post in self.store.posts(paper_id=paper_id, state=PostState.SENT):
             if post.ref is None or not self.channels.is_running(post.channel):
                 continue
+            if not self.channels.usable(post.channel):
+                continue
             view = self.view(paper_id, post.channel)
             if view is None:
                 continue
@@ -197,6 +237,6 @@ class Poster:
             try:
                 await chat.update_post(channel_id, post.ref, view)
             except PaperbotError as exc:
-                log.warning("could not update the post of %s: %s", paper_id, exc)
+                self.channels.failed(post.channel, exc, f"updating the post of {paper_id}")
                 continue
             self.store.set_post_shown(paper_id, post.channel, shown)

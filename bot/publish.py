@@ -1,8 +1,8 @@
-"""Publishing a route's accepted papers to its markdown list in git (docs/list-format.md).
+"""The route's list in git equals its decisions (docs/list-format.md); hand edits are decisions.
 
-One locked round: fetch, move to the remote tip keeping hand edits, merge papers in, commit
-through a private index, push; a rejected push starts again. Git runs with a minimal
-environment, a timeout on every call and the token only through paperbot's own askpass.
+One locked round: fetch, learn hand edits, move to the remote tip keeping uncommitted ones,
+reconcile, commit through a private index, push (a rejected push starts again). Git runs with a
+minimal environment, a timeout (and an abort) on every call, the token only through askpass.
 """
 
 from __future__ import annotations
@@ -16,19 +16,23 @@ import subprocess
 import sys
 import tempfile
 import threading
-from collections.abc import Callable, Iterator, Sequence
+import time
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, date
 from pathlib import Path
 
 from bot import paperlist
 from bot.errors import ListFormatError, PublishError
-from bot.models import Incoming, ListTarget, Paper, Route
+from bot.listing_calendar import first_listing_date
+from bot.models import Incoming, ListEntryRecord, ListTarget, Paper, Route, StoredPaper
 from storage.store import Store
 
 log = logging.getLogger(__name__)
 
 GIT_TIMEOUT = 60.0  # seconds any one git call (fetch and push too) may take before it is killed
+ABORT_CHECK = 0.1  # seconds between looks at the abort event while git runs
 
 # What git (and the repository's hooks, which inherit git's environment) may see of ours: never
 # chat tokens or PAPERBOT_GIT_TOKEN. The token reaches git only through the askpass below.
@@ -60,7 +64,8 @@ class PublishResult:
     route: str
     added: list[str] = field(default_factory=list)
     removed: list[str] = field(default_factory=list)
-    hand_deleted: list[str] = field(default_factory=list)
+    hand_deleted: list[str] = field(default_factory=list)  # lines removed by hand: rejected
+    hand_added: list[str] = field(default_factory=list)  # lines added by hand: accepted
     commit: str | None = None
     pushed: bool = False
 
@@ -96,11 +101,13 @@ class Git:
         token: str | None,
         timeout: float = GIT_TIMEOUT,
         after: Callable[[tuple[str, ...]], None] | None = None,
+        abort: threading.Event | None = None,
     ) -> None:
         self.repo = repo
         self.token = token
         self.timeout = timeout
         self.after = after  # test hook: called after each git process ended
+        self.abort = abort  # once set, the git call in flight is killed and no other starts
         self.env = git_env(author)
 
     def run(
@@ -111,6 +118,7 @@ class Git:
         env: dict[str, str] | None = None,
     ) -> subprocess.CompletedProcess[bytes]:
         argv = ["git", *_GIT_OPTIONS, "-C", str(self.repo), *args]
+        self._check_abort(args)
         # Its own session, so a timeout kills git with every helper it started (remote-https).
         proc = subprocess.Popen(
             argv,
@@ -121,7 +129,7 @@ class Git:
             start_new_session=True,
         )
         try:
-            stdout, stderr = proc.communicate(input, timeout=self.timeout)
+            stdout, stderr = self._wait(proc, input, args)
         except subprocess.TimeoutExpired:
             _kill_group(proc)
             raise PublishError(
@@ -140,6 +148,31 @@ class Git:
                 f"git {args[0]} failed in {self.repo}: {self.scrub(done.stderr)}".rstrip()
             )
         return done
+
+    def _wait(
+        self, proc: subprocess.Popen[bytes], input: bytes | None, args: tuple[str, ...]
+    ) -> tuple[bytes, bytes]:
+        """Git's output; TimeoutExpired past the timeout, PublishError once aborted."""
+        if self.abort is None:
+            return proc.communicate(input, timeout=self.timeout)
+        deadline = time.monotonic() + self.timeout
+        while True:
+            left = deadline - time.monotonic()
+            try:
+                return proc.communicate(input, timeout=max(0.0, min(ABORT_CHECK, left)))
+            except subprocess.TimeoutExpired:
+                if left <= ABORT_CHECK:
+                    raise
+                if self.abort.is_set():
+                    _kill_group(proc)
+                    self._check_abort(args)
+
+    def _check_abort(self, args: tuple[str, ...]) -> None:
+        if self.abort is not None and self.abort.is_set():
+            raise PublishError(
+                f"git {args[0]} in {self.repo} was stopped because paperbot is shutting down; "
+                "the list is published again after the restart"
+            )
 
     def out(self, *args: str) -> str:
         return self.run(*args).stdout.decode().strip()
@@ -217,79 +250,226 @@ class Publisher:
         attempts: int = 4,
         git_timeout: float = GIT_TIMEOUT,
         after_git: Callable[[tuple[str, ...]], None] | None = None,
+        *,
+        holidays: Collection[date] = (),
+        abort: threading.Event | None = None,
     ) -> None:
         self.store = store
         self.token = token
         self.attempts = attempts
         self.git_timeout = git_timeout
         self.after_git = after_git  # for tests: called after every git call (crash simulation)
+        self.holidays = holidays  # PAPERBOT_HOLIDAYS: dates with no listing
+        self.abort = abort  # set (on SIGTERM): the git call in flight is killed, publish stops
 
     # --- the pure part: what the list should say ----------------------------------------------
 
     def wanted(self, route: Route, text: str) -> tuple[list[paperlist.NewEntry], list[str]]:
-        """Papers to add (accepted, in acceptance order) and to remove (flipped to rejected)."""
-        accepted = self.store.decisions(route.name, "accepted")
-        papers = {p.paper.id: p for p in self.store.get_papers([d.paper_id for d in accepted])}
+        """Papers to add (accepted and absent, in acceptance order) and to remove (present, and
+        decided otherwise than accepted): the list holds exactly the accepted papers."""
+        decisions = {d.paper_id: d for d in self.store.decisions(route.name)}
+        present = set(paperlist.ids_in(text))
+        missing = [
+            d for d in decisions.values() if d.status == "accepted" and d.paper_id not in present
+        ]
+        missing.sort(key=lambda d: d.seq)
+        ids = [d.paper_id for d in missing]
+        papers = {p.paper.id: p for p in self.store.get_papers(ids)}
+        records = self.store.list_entries(route.name, ids)
         add = []
-        for decision in accepted:
+        for decision in missing:
             stored = papers.get(decision.paper_id)
             if stored is None:
                 log.warning("accepted paper %s is not in the database; skipped", decision.paper_id)
                 continue
-            day = stored.listing_date or decision.decided_at.date()
-            add.append(paperlist.NewEntry(stored.paper.id, stored.paper.title, day))
-        listed = self.store.listed_ids(route.name)
-        rejected = {d.paper_id for d in self.store.decisions(route.name, "rejected")}
-        present = set(paperlist.ids_in(text))
-        remove = sorted(listed & rejected & present)
+            record = records.get(decision.paper_id)
+            add.append(self._entry(route, stored, record, decision.decided_at.date()))
+        remove = sorted(
+            pid for pid in present if pid in decisions and decisions[pid].status != "accepted"
+        )
         return add, remove
+
+    def _entry(
+        self, route: Route, stored: StoredPaper, record: ListEntryRecord | None, decided: date
+    ) -> paperlist.NewEntry:
+        paper = stored.paper
+        if record is not None and record.day is not None:
+            day = record.day  # imported (or added by hand): it keeps its section
+        else:
+            convention = route.list_target.date if route.list_target else "listing"
+            day = section_date(convention, stored, self.holidays) or decided
+        note = self.store.note(paper.id, route.name)  # tags and TL;DR paperbot learnt
+        return paperlist.NewEntry(
+            paper.id,
+            paper.title,
+            day,
+            tags=(record.tags if record else ()) or (note.tags if note else ()),
+            tldr=(record.tldr if record else None) or (note.tldr if note and note.tldr else None),
+            version=(record.version if record else None) or paper.version,
+            markup=record.markup if record else None,
+        )
 
     def render(self, route: Route, base: str | None) -> str:
         """The merged text, for `paperbot list render`; no base gives a fresh list."""
         text = base if base is not None else f"{paperlist.WARNING}\n\n"
+        return self._merged(route, text, paperlist.style_of(text))
+
+    def _merged(self, route: Route, text: str, style: paperlist.Style) -> str:
         add, remove = self.wanted(route, text)
-        return paperlist.merge(text, add, remove)
+        merged = paperlist.merge(text, add, remove, style)
+        if merged != text:
+            merged = paperlist.refresh_badges(merged, self.store.clock().date())
+        return merged
 
-    def note_hand_deletions(self, route: Route, text: str, where: str = "the list") -> list[str]:
-        """Published lines a person deleted become "rejected by hand" decisions.
+    # --- learning from the file: hand edits are decisions --------------------------------------
 
-        Every published line missing at once is not a person's edit but the wrong file (a
-        changed path or branch): that stops the publish instead of rejecting everything.
-        """
-        present = set(paperlist.ids_in(text))
+    def _learn(
+        self, route: Route, git: Git, target: ListTarget, seen: str | None, text: str | None
+    ) -> tuple[list[str], list[str]]:
+        """Lines removed from (added to) the list since paperbot last saw it are rejections
+        (acceptances) by hand, by the author of the commit that made them. ``seen`` is the
+        commit now read (the remote's tip, or HEAD without a remote), ``text`` its list."""
         listed = self.store.listed_ids(route.name)
-        gone = sorted(listed - present)
-        if len(gone) >= 3 and len(gone) == len(listed):
-            raise PublishError(
-                f"none of the {len(gone)} papers published for route '{route.name}' are in "
-                f"{where}; check [routes.list] path and branch (or delete the lines one by one)"
+        last = self.store.list_seen(route.name)
+        now = paperlist.parse(text) if text is not None else None
+        present = set(now.ids()) if now is not None else set()
+        where = f"{target.path} in {target.remote or target.repo}"
+        _refuse_wrong_file(route, listed, present, where)
+        deleted: list[str] = []
+        added: list[str] = []
+        if last is None and not listed:  # never read: the file is how the team left it
+            if now is not None:
+                fresh = [e for e in now.entries if self.store.decision(e.id, route.name) is None]
+                self._accept(route, fresh, "list", "in the list when paperbot first read it")
+        else:
+            authors = self._authors(git, last, seen, target.path) if last and seen else {}
+            for pid in sorted(listed - present):
+                who = authors.get(("-", pid), "hand-edit")
+                if self.store.decide(
+                    pid, route.name, "rejected", who, "line deleted from the list"
+                ):
+                    deleted.append(pid)
+            for entry in _firsts(now.entries if now is not None else ()):
+                if entry.id not in listed:
+                    who = authors.get(("+", entry.id), "hand-edit")
+                    if self._accept(route, [entry], who, "line added to the list"):
+                        added.append(entry.id)
+        self.store.replace_listed(route.name, present)
+        if seen is not None:
+            self.store.set_list_seen(route.name, seen)
+        return deleted, added
+
+    def _learn_worktree(
+        self, route: Route, committed: str | None, worktree: str | None, where: str
+    ) -> tuple[list[str], list[str]]:
+        """Lines deleted from (added to) the bot's own work tree, not yet committed."""
+        if committed is None or worktree is None or committed == worktree:
+            return [], []
+        before = set(paperlist.ids_in(committed))
+        after = paperlist.parse(worktree)
+        _refuse_wrong_file(route, before, set(after.ids()), where)
+        deleted = [
+            pid
+            for pid in sorted(before - set(after.ids()))
+            if self.store.decide(
+                pid, route.name, "rejected", "hand-edit", "line deleted from the list"
             )
-        deleted = []
-        for paper_id in gone:
-            decision = self.store.decision(paper_id, route.name)
+        ]
+        new = [e for e in _firsts(after.entries) if e.id not in before]
+        added = [e.id for e in new if self._accept(route, [e], "hand-edit", "line added by hand")]
+        return deleted, added
+
+    def _accept(
+        self, route: Route, entries: Sequence[paperlist.Entry], who: str, reason: str
+    ) -> bool:
+        """Record papers a list holds as accepted by `who`, with what the list says of them."""
+        first = _firsts(entries)
+        if not first:
+            return False
+        _remember(self.store, route.name, first, "list" if who == "list" else "hand-edit")
+        changed = False
+        for entry in first:
+            decision = self.store.decision(entry.id, route.name)
             if decision is not None and decision.status == "accepted":
-                self.store.decide(
-                    paper_id, route.name, "rejected", "hand-edit", "line deleted from the list"
-                )
-                deleted.append(paper_id)
-        self.store.set_listed(route.name, (), gone)
-        if deleted:
-            log.info("%s: lines deleted by hand, now rejected: %s", route.name, ", ".join(deleted))
-        return deleted
+                continue
+            if self.store.decide(entry.id, route.name, "accepted", who, reason) is not None:
+                changed = True
+        return changed
+
+    def _authors(self, git: Git, since: str, until: str, path: str) -> dict[tuple[str, str], str]:
+        """("-"|"+", paper id) -> who last removed (added) its line in since..until."""
+        if since == until or git.rev(since) is None:
+            return {}
+        if git.run("merge-base", "--is-ancestor", since, until, check=False).returncode != 0:
+            return {}
+        log_text = git.run(
+            "log",
+            "--reverse",
+            "--no-color",
+            "--format=%x01%an <%ae>",
+            "-p",
+            "--unified=0",
+            f"{since}..{until}",
+            "--",
+            path,
+        ).stdout.decode("utf-8", errors="replace")
+        found: dict[tuple[str, str], str] = {}
+        who = "hand-edit"
+        for line in log_text.split("\n"):
+            if line.startswith("\x01"):
+                who = line[1:]
+            elif line[:1] in ("+", "-") and not line.startswith(("+++ ", "--- ")):
+                for pid in paperlist.ids_in(line[1:]):
+                    found[(line[0], pid)] = who
+        return found
 
     # --- the git part ---------------------------------------------------------------------------
 
-    def publish(self, route: Route) -> PublishResult:
+    def _git(self, route: Route) -> tuple[Git, ListTarget]:
         target = route.list_target
         if target is None:
             raise PublishError(
                 f"route '{route.name}' has no [routes.list] table; add repo and path to publish"
             )
-        git = Git(target.repo, target.author, self.token, self.git_timeout, self.after_git)
+        git = Git(
+            target.repo, target.author, self.token, self.git_timeout, self.after_git, self.abort
+        )
         if not (target.repo / ".git").exists() and git.run("rev-parse", check=False).returncode:
             raise PublishError(
                 f"{target.repo} is not a git work tree; clone the list's repository there"
             )
+        return git, target
+
+    def sync(self, route: Route) -> bool:
+        """Fetch the remote and learn the hand edits made since paperbot last read the list;
+        marks the route unpublished (and returns True) when the file and decisions differ."""
+        if route.list_target is None:
+            return False
+        git, target = self._git(route)
+        with self._lock(git), self._askpass(git):
+            _check_branch(git, target)
+            file = target.repo / target.path
+            on_disk = _read_list(file)
+            head = git.rev("HEAD")
+            seen = self._fetch(git, target) if target.remote else head
+            seen_text = git.show(seen, target.path)
+            self._learn(route, git, target, seen, seen_text)
+            committed = git.show(head, target.path)
+            self._learn_worktree(route, committed, on_disk, str(file))
+            need = (
+                on_disk is not None
+                and committed is not None
+                and (set(paperlist.ids_in(on_disk)) != set(paperlist.ids_in(committed)))
+            )
+            for text in (seen_text, on_disk if on_disk is not None else committed):
+                if text is not None and any(self.wanted(route, text)):
+                    need = True
+        if need:
+            self.store.mark_unpublished(route.name)
+        return need
+
+    def publish(self, route: Route) -> PublishResult:
+        git, target = self._git(route)
         with self._lock(git), self._askpass(git):
             self._recover(git, target)
             for attempt in range(1, self.attempts + 1):
@@ -303,19 +483,24 @@ class Publisher:
         )
 
     def _attempt(self, route: Route, target: ListTarget, git: Git) -> PublishResult | None:
-        """One fetch-merge-commit-push round; None when the push was rejected."""
+        """One fetch-learn-merge-commit-push round; None when the push was rejected."""
         branch = target.branch
-        current = git.out("symbolic-ref", "--quiet", "--short", "HEAD")
-        if current != branch:
-            raise PublishError(
-                f"{target.repo} has '{current}' checked out, not '{branch}'; "
-                f"check out {branch} there or set branch in [routes.list]"
-            )
+        _check_branch(git, target)
         file = target.repo / target.path
-        _read_list(file)  # a symlink or a file that is not UTF-8 stops here, before any change
+        on_disk = _read_list(file)  # a symlink or a file that is not UTF-8 stops here
         head = git.rev("HEAD")
+        result = PublishResult(route.name)
+        seen = self._fetch(git, target) if target.remote else head
+        result.hand_deleted, result.hand_added = self._learn(
+            route, git, target, seen, git.show(seen, target.path)
+        )
+        deleted, added = self._learn_worktree(
+            route, git.show(head, target.path), on_disk, str(file)
+        )
+        result.hand_deleted += deleted
+        result.hand_added += added
         if target.remote:
-            self._sync_with_remote(git, target, head)
+            self._move_to(git, target, head, seen)
             head = git.rev("HEAD")
         if head is not None:
             tracked = git.blob(head, target.path)
@@ -328,23 +513,21 @@ class Publisher:
 
         committed = git.show(head, target.path)
         on_disk = _read_list(file)
-        worktree = on_disk if on_disk is not None else committed
-        result = PublishResult(route.name)
-        if worktree is not None:  # no file anywhere yet: a new list, nothing was deleted
-            result.hand_deleted = self.note_hand_deletions(route, worktree, str(file))
-
         base = committed if committed is not None else f"{paperlist.WARNING}\n\n"
-        add, remove = self.wanted(route, worktree if worktree is not None else base)
-        new_committed = paperlist.merge(base, add, remove)
-        new_worktree = paperlist.merge(worktree if worktree is not None else base, add, remove)
-        before = set(paperlist.ids_in(base))
-        result.added = [e.id for e in add if e.id not in before and e.id in new_committed]
-        result.removed = [pid for pid in remove if pid in before]
+        worktree = on_disk if on_disk is not None else base
+        style = paperlist.style_of(base)
+        new_committed = self._merged(route, base, style)
+        new_worktree = self._merged(route, worktree, style)
+        before = paperlist.ids_in(base)
+        after = paperlist.ids_in(new_committed)
+        result.added = [pid for pid in dict.fromkeys(after) if pid not in set(before)]
+        result.removed = [pid for pid in dict.fromkeys(before) if pid not in set(after)]
 
+        site = self._site(route, git, head, new_committed)  # in the same commit (docs/site.md)
         if new_worktree != on_disk:
             _write_atomically(file, new_worktree)
-        if new_committed != committed:
-            result.commit = self._commit(git, target, head, new_committed, result)
+        if new_committed != committed or site:
+            result.commit = self._commit(git, target, head, new_committed, result, site)
         if target.remote and git.rev("HEAD") != git.rev(_remote_ref(target)):
             push = git.run("push", "--porcelain", target.remote, f"{branch}:{branch}", check=False)
             if push.returncode != 0:
@@ -356,11 +539,14 @@ class Publisher:
                 )
             git.run("update-ref", _remote_ref(target), "HEAD")
             result.pushed = True
-        self.store.set_listed(route.name, add_ids(new_committed, add), result.removed)
+        final = git.rev("HEAD")
+        if final is not None and (not target.remote or final == git.rev(_remote_ref(target))):
+            self.store.replace_listed(route.name, after)  # what the list now holds, seen
+            self.store.set_list_seen(route.name, final)
         return result
 
-    def _sync_with_remote(self, git: Git, target: ListTarget, head: str | None) -> None:
-        """Fetch; when the remote moved on, move the branch to its tip keeping hand edits."""
+    def _fetch(self, git: Git, target: ListTarget) -> str | None:
+        """Fetch the branch; the remote's tip (None: the remote has no such branch yet)."""
         remote_ref = _remote_ref(target)
         fetch = git.run(
             "fetch", "--quiet", target.remote or "", f"+{target.branch}:{remote_ref}", check=False
@@ -368,12 +554,15 @@ class Publisher:
         if fetch.returncode != 0:
             stderr = git.scrub(fetch.stderr)
             if "couldn't find remote ref" in stderr:
-                return  # an empty remote: the first push creates the branch
+                return None  # an empty remote: the first push creates the branch
             raise PublishError(
                 f"git fetch from {target.remote} failed: {stderr}; check the remote and "
                 "PAPERBOT_GIT_TOKEN"
             )
-        tip = git.rev(remote_ref)
+        return git.rev(remote_ref)
+
+    def _move_to(self, git: Git, target: ListTarget, head: str | None, tip: str | None) -> None:
+        """When the remote moved on, move the branch to its tip keeping hand edits."""
         if tip is None or tip == head:
             return
         if (
@@ -396,10 +585,34 @@ class Publisher:
         if carried is not None and carried != (theirs or ""):
             _write_atomically(file, carried)
 
+    def _site(self, route: Route, git: Git, head: str | None, text: str) -> dict[str, str]:
+        """Write the route's site into its folder; path -> blob id of the files HEAD lacks."""
+        if route.site is None:
+            return {}
+        from bot.site import render_site, site_papers, write_site
+
+        folder = git.repo / route.site.path
+        papers = site_papers(self.store, route, text)
+        names = write_site(folder, render_site(papers, route, self.store.clock()))
+        paths = [f"{route.site.path}/{name}" for name in sorted(names)]
+        listing = "\n".join(paths).encode()
+        ids = git.run("hash-object", "-w", "--stdin-paths", input=listing).stdout.decode()
+        old = git.out("ls-tree", "-r", head, "--", route.site.path) if head else ""
+        known = {line.split("\t", 1)[1]: line.split()[2] for line in old.splitlines()}
+        return {p: i for p, i in zip(paths, ids.split(), strict=True) if known.get(p) != i}
+
     def _commit(
-        self, git: Git, target: ListTarget, head: str | None, text: str, result: PublishResult
+        self,
+        git: Git,
+        target: ListTarget,
+        head: str | None,
+        text: str,
+        result: PublishResult,
+        site: dict[str, str] | None = None,
     ) -> str:
-        """Commit `text` as the list file on top of HEAD without touching the real index."""
+        """Commit `text` as the list file (and the site's files, path -> blob id) on top of
+        HEAD without touching the real index."""
+        infos = "".join(f"100644 {blob}\t{path}\n" for path, blob in (site or {}).items())
         blob = git.run("hash-object", "-w", "--stdin", input=text.encode("utf-8")).stdout
         blob_id = blob.decode().strip()
         with tempfile.TemporaryDirectory() as tmp:
@@ -409,6 +622,8 @@ class Publisher:
             git.run(
                 "update-index", "--add", "--cacheinfo", f"100644,{blob_id},{target.path}", env=env
             )
+            if infos:
+                git.run("update-index", "--index-info", input=infos.encode(), env=env)
             tree = git.run("write-tree", env=env).stdout.decode().strip()
         parents = ["-p", head] if head else []
         message = _message(result)
@@ -424,6 +639,8 @@ class Publisher:
         if in_step:
             journal.write_text(f"{target.path}\0{staged or ''}\0{blob_id}\n", encoding="utf-8")
         git.run("update-ref", f"refs/heads/{target.branch}", commit, head or "0" * 40)
+        if infos:  # the site's files are paperbot's own: the real index follows them
+            git.run("update-index", "--index-info", input=infos.encode())
         if in_step:
             git.run("update-index", "--add", "--cacheinfo", f"100644,{blob_id},{target.path}")
             journal.unlink(missing_ok=True)
@@ -453,7 +670,16 @@ class Publisher:
         git_dir = Path(git.out("rev-parse", "--absolute-git-dir"))
         fd = os.open(git_dir / "paperbot-publish.lock", os.O_RDWR | os.O_CREAT, 0o600)
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
+            while True:  # another publisher holds it: wait, but not past an abort
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    if self.abort is not None and self.abort.wait(ABORT_CHECK):
+                        git.run("rev-parse")  # raises the abort's one sentence
+                    elif self.abort is None:
+                        fcntl.flock(fd, fcntl.LOCK_EX)
+                        break
             yield
         finally:
             os.close(fd)
@@ -498,12 +724,6 @@ def _journal(git: Git) -> Path:
 
 def _remote_ref(target: ListTarget) -> str:
     return f"refs/remotes/{target.remote}/{target.branch}"
-
-
-def add_ids(text: str, add: Sequence[paperlist.NewEntry]) -> list[str]:
-    """Accepted papers that now stand in the text (whoever wrote their line)."""
-    present = set(paperlist.ids_in(text))
-    return [e.id for e in add if e.id in present]
 
 
 def _message(result: PublishResult) -> str:
@@ -558,27 +778,82 @@ class ImportReport:
 
 
 def import_list(store: Store, route: str, text: str) -> ImportReport:
-    """Record every paper of a list as accepted by "import", dated by its section, in order.
-
-    Idempotent: a paper that already has a decision keeps it. The file is not changed.
+    """Record every paper of a list as accepted by "import", in order, keeping its section, title,
+    tags and TL;DR. Idempotent: a paper that already has a decision keeps it. What the route's
+    published list holds is not touched: it is learnt from that file when publishing.
     """
     parsed = paperlist.parse(text)
     report = ImportReport(entries=len(parsed.entries))
     for pid, entries in parsed.duplicates().items():
         report.duplicates[pid] = [(e.line, e.text.rstrip("\r\n")) for e in entries]
-    first: dict[str, paperlist.Entry] = {}
-    for entry in parsed.entries:
-        first.setdefault(entry.id, entry)
+    first = _firsts(parsed.entries)
     store.upsert_papers(
         [
-            Incoming(Paper(id=e.id, title=e.title), e.date, candidate=False, source=f"list:{route}")
-            for e in first.values()
+            Incoming(
+                Paper(id=e.id, title=e.title, version=e.version or 1),
+                e.date,
+                candidate=False,
+                source=f"list:{route}",
+            )
+            for e in first
         ]
     )
     with store.atomic():
-        for entry in first.values():
+        for entry in first:
             if store.decision(entry.id, route) is None:
                 store.decide(entry.id, route, "accepted", "import", "in the list when imported")
                 report.accepted += 1
-        store.set_listed(route, list(first), ())
+        _remember(store, route, first, "import")
     return report
+
+
+def _firsts(entries: Iterable[paperlist.Entry]) -> list[paperlist.Entry]:
+    """Each paper's first entry, in file order."""
+    first: dict[str, paperlist.Entry] = {}
+    for entry in entries:
+        first.setdefault(entry.id, entry)
+    return list(first.values())
+
+
+def _remember(store: Store, route: str, entries: Sequence[paperlist.Entry], source: str) -> None:
+    store.save_list_entries(
+        route,
+        [
+            ListEntryRecord(e.id, e.date, e.markup, e.version, e.tags, e.tldr, source)
+            for e in entries
+        ],
+    )
+
+
+def section_date(
+    convention: str, stored: StoredPaper, holidays: Collection[date] = ()
+) -> date | None:
+    """The section a paper goes under: with "submitted" its v1 submission date (UTC, as the
+    API's submittedDate counts); with "listing" the feed's date when a feed showed it, else the
+    first listing it could appear in after its submission (bot/listing_calendar.py)."""
+    published = stored.paper.published
+    if convention == "submitted" and published is not None:
+        return published.astimezone(UTC).date()
+    from_feed = stored.source.startswith(("rss:", "atom:"))
+    if not from_feed and published is not None and not stored.source.startswith("list:"):
+        return first_listing_date(published, holidays)
+    return stored.listing_date
+
+
+def _check_branch(git: Git, target: ListTarget) -> None:
+    current = git.out("symbolic-ref", "--quiet", "--short", "HEAD")
+    if current != target.branch:
+        raise PublishError(
+            f"{target.repo} has '{current}' checked out, not '{target.branch}'; "
+            f"check out {target.branch} there or set branch in [routes.list]"
+        )
+
+
+def _refuse_wrong_file(route: Route, before: set[str], after: set[str], where: str) -> None:
+    """Every published line missing at once is not a person's edit but the wrong file (a changed
+    path or branch): that stops the publish instead of rejecting everything."""
+    if len(before) >= 3 and not before & after:
+        raise PublishError(
+            f"none of the {len(before)} papers published for route '{route.name}' are in "
+            f"{where}; check [routes.list] path and branch (or delete the lines one by one)"
+        )

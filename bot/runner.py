@@ -12,7 +12,7 @@ import fcntl
 import logging
 import os
 import signal
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
@@ -20,10 +20,11 @@ from typing import Any
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
-from bot.app import open_app
+from bot.app import ThreadPublish, open_app
+from bot.chat.base import Chat
 from bot.clock import Clock, system_clock
 from bot.config import Settings
-from bot.errors import ConfigError
+from bot.errors import ChatError, ConfigError
 from bot.scheduling import guarded, next_fire, poll_triggers, register_jobs
 
 log = logging.getLogger(__name__)
@@ -90,10 +91,29 @@ async def _named(work: Callable[[], Awaitable[object]]) -> object:
 
 async def serve(settings: Settings, *, clock: Clock = system_clock) -> None:
     """Run until SIGTERM/SIGINT. Start-up problems raise PaperbotError (one sentence)."""
-    stop = asyncio.Event()
+    stop, started = asyncio.Event(), asyncio.Event()
+    main = asyncio.current_task()
+
+    def on_signal() -> None:
+        stop.set()
+        if not started.is_set() and main is not None:
+            main.cancel()  # start-up may wait on a chat or a lock: cut it short
+
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
+        loop.add_signal_handler(sig, on_signal)
+    try:
+        await _serve(settings, clock, stop, started)
+    except asyncio.CancelledError:
+        if not stop.is_set() or started.is_set():
+            raise
+        log.info("stopped during start-up")
+    log.info("paperbot stopped")
+
+
+async def _serve(
+    settings: Settings, clock: Clock, stop: asyncio.Event, started: asyncio.Event
+) -> None:
     poll_trigger = poll_triggers(settings.paperbot_poll_schedule, settings.paperbot_poll_timezone)
 
     def next_poll() -> datetime | None:
@@ -103,11 +123,15 @@ async def serve(settings: Settings, *, clock: Clock = system_clock) -> None:
         async with open_app(settings, clock=clock, next_poll=next_poll) as app:
             app.store.verify()  # a read-only or corrupt database stops start-up, not a poll
             await app.poster.reconcile()
+            await app.decisions.reconcile_votes()  # votes cast while the bot was down
             assert app.ingest is not None
             ingest = app.ingest
 
             async def poll() -> None:
-                report = await ingest.poll_once()
+                try:
+                    report = await ingest.poll_once()
+                finally:
+                    app.store.set_next_poll(next_poll())  # what `paperbot status` reports
                 if report.matches:
                     log.info("%d new matches", len(report.matches))
                 await app.poster.post_queued()
@@ -123,13 +147,33 @@ async def serve(settings: Settings, *, clock: Clock = system_clock) -> None:
                 wrap=flight.job,
             )
             scheduler.start()
+            app.store.set_next_poll(next_poll())
             log.info("paperbot running; next poll at %s", next_poll())
+            started.set()  # from here a signal drains in-flight work instead of cancelling
             first = asyncio.create_task(guarded(flight.job("poll", poll), name="first poll")())
-            await stop.wait()
+            dead = await _until_stopped(stop, app.channels.chats.values())
             log.info("stopping")
             scheduler.pause()
             await flight.drain(SHUTDOWN_GRACE)
+            if isinstance(app.decisions.publish, ThreadPublish):
+                app.decisions.publish.abort.set()  # a git call still hanging is killed
             if not first.done():
                 first.cancel()
             scheduler.shutdown(wait=False)
-    log.info("paperbot stopped")
+            if dead is not None:
+                raise ChatError(dead)  # exit non-zero, so the supervisor restarts the bot
+
+
+async def _until_stopped(stop: asyncio.Event, chats: Iterable[Chat]) -> str | None:
+    """Wait for SIGTERM/SIGINT (None) or a chat that can no longer work (its sentence)."""
+    waits = {asyncio.create_task(c.failed.wait()): c for c in chats}
+    stopped = asyncio.create_task(stop.wait())
+    try:
+        done, _ = await asyncio.wait({stopped, *waits}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in (stopped, *waits):
+            task.cancel()
+    for task in done:
+        if task in waits:
+            return str(task.result())
+    return None

@@ -351,6 +351,12 @@ def register_jobs(
             crontab_trigger(LISTING_CHECK, "America/New_York"),
         ),
     ]
+    if app.notes is not None:  # tags, TL;DRs, mentions: after posting, never in its way
+        jobs.append(
+            ("notes", "tag and summarise posts", app.notes.run, IntervalTrigger(seconds=60))
+        )
+    if app.mailer is not None:
+        jobs.append(("mail", "e-mail digests", app.mailer.send_due, IntervalTrigger(minutes=15)))
     for job_id, name, func, trigger in jobs:
         add_job(scheduler, wrap(job_id, func), trigger, id=job_id, name=name)
     digests.sync()

@@ -182,3 +182,121 @@ def _votes_per_post(db: sqlite_utils.Database) -> None:
     )
     db.execute("drop table votes")
     db.execute("alter table votes_by_post rename to votes")
+
+
+@MIGRATIONS(name="0005_tags_summaries_subscriptions")
+def _tags_summaries_subscriptions(db: sqlite_utils.Database) -> None:
+    db.execute(
+        """
+        create table paper_notes (         -- a paper's tags and TL;DR on a route
+            paper_id text not null,
+            route text not null,
+            tags text not null,           -- JSON list, in the order shown
+            tags_by text not null,        -- list | curator:<user> | terms | tagger | llm
+            tldr text not null,           -- '' when none
+            tldr_by text not null,        -- list | llm | ''
+            updated_at text not null,
+            primary key (paper_id, route)
+        )
+        """
+    )
+    db.execute(
+        """
+        create table summaries (           -- the summariser's answer, so nothing is asked twice
+            paper_id text not null,
+            route text not null,
+            status text not null,         -- ok | bad-output | failed
+            relevant integer,             -- 1 | 0 | null (no usable answer)
+            tags text not null,           -- JSON list, vocabulary only
+            tldr text not null,
+            created_at text not null,
+            primary key (paper_id, route)
+        )
+        """
+    )
+    db.execute(
+        """
+        create table llm_calls (           -- calls made per UTC day, against the daily budget
+            day text primary key,
+            calls integer not null
+        )
+        """
+    )
+    db.execute(
+        """
+        create table subscriptions (
+            user text not null,           -- platform:user-id
+            channel text not null,        -- platform:channel-id where they subscribed
+            what text not null,           -- tag:serving | term:kv cache | author:Jane Doe
+            created_at text not null,
+            primary key (user, channel, what)
+        )
+        """
+    )
+    db.execute(
+        """
+        create table subscription_replies (  -- one mention reply per post, exactly once
+            paper_id text not null,
+            channel text not null,
+            state text not null,          -- intent | sent | none (nobody to mention)
+            created_at text not null,
+            primary key (paper_id, channel)
+        )
+        """
+    )
+    db.execute(
+        """
+        create table mail_sends (          -- one e-mail digest per subscriber and period
+            subscriber text not null,     -- email|every|route
+            period text not null,         -- 2026-11-24 (daily) | 2026-W48 (weekly)
+            state text not null,          -- intent | sent | empty
+            papers integer not null,
+            at text not null,
+            primary key (subscriber, period)
+        )
+        """
+    )
+
+
+@MIGRATIONS(name="0006_search_stemmed")
+def _search_stemmed(db: sqlite_utils.Database) -> None:
+    # Search folds word forms ("cache" finds "Caches", "caching"): the index is rebuilt with
+    # the porter stemmer over unicode61 (accents folded too).
+    db.execute("drop trigger papers_fts_delete")
+    db.execute("drop table papers_fts")
+    db.execute(
+        "create virtual table papers_fts using fts5("
+        "title, abstract, authors, content='papers', content_rowid='rowid',"
+        " tokenize='porter unicode61 remove_diacritics 2')"
+    )
+    db.execute(
+        """
+        create trigger papers_fts_delete after delete on papers begin
+            insert into papers_fts (papers_fts, rowid, title, abstract, authors)
+            values ('delete', old.rowid, old.title, old.abstract, old.authors);
+        end
+        """
+    )
+    db.execute("insert into papers_fts (papers_fts) values ('rebuild')")
+
+
+@MIGRATIONS(name="0007_list_entries")
+def _list_entries(db: sqlite_utils.Database) -> None:
+    # What a list file says of a paper (import, a line added by hand): its section, title as
+    # written, version, tags and TL;DR, so paperbot can write the line back the same way.
+    db.execute(
+        """
+        create table list_entries (
+            route text not null,
+            paper_id text not null,
+            day text,                     -- the section's date, ISO; null when undated
+            markup text not null,         -- the title as the list writes it (escapes kept)
+            version integer,              -- the link's vN, null when the link has none
+            tags text not null,           -- JSON list, in the order written
+            tldr text,
+            source text not null,         -- import | hand-edit
+            recorded_at text not null,
+            primary key (route, paper_id)
+        )
+        """
+    )

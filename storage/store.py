@@ -26,17 +26,22 @@ from bot.models import (
     Decision,
     FeedRun,
     Incoming,
+    ListEntryRecord,
     Match,
     Paper,
+    PaperNote,
     Post,
     Reason,
     StoredPaper,
     StoredVote,
+    Subscription,
+    Summary,
     UpsertResult,
 )
 from storage.migrations import MIGRATIONS
 
 POSTABLE_ORIGINS = ("poll", "catch-up", "manual")
+SEARCH_POOL = 1000  # hits ranked per search: the most recently stored ones
 BUSY_TIMEOUT_S = 30.0
 
 # SQLite's primary result codes, as carried by sqlite3.Error.sqlite_errorcode.
@@ -308,6 +313,22 @@ class Store:
         )
         return _feed_run(rows[0]) if rows else None
 
+    def latest_runs(self) -> list[tuple[FeedRun, FeedRun | None]]:
+        """Per source, sorted by source: its latest run and its latest good one (or None)."""
+        out: list[tuple[FeedRun, FeedRun | None]] = []
+        for row in self.db.query(
+            "select * from feed_runs where id in (select max(id) from feed_runs group by source)"
+            " order by source"
+        ):
+            latest = _feed_run(row)
+            good = (
+                latest
+                if latest.status in ("ok", "quiet", "not-modified")
+                else self.last_feed_run(latest.source, ["ok", "quiet", "not-modified"])
+            )
+            out.append((latest, good))
+        return out
+
     def feed_runs(self, source: str | None = None, limit: int = 50) -> list[FeedRun]:
         sql, params = "select * from feed_runs", []
         if source is not None:
@@ -370,6 +391,22 @@ class Store:
                 "update matches set post_status = ? where paper_id = ? and route = ?",
                 [(status, pid, route) for pid, route in keys],
             )
+
+    def undecided_posted(self, route: str) -> list[tuple[str, date | None]]:
+        """(paper id, listing date) of the route's posted or held matches still undecided."""
+        rows = self.db.query(
+            "select matches.paper_id, papers.listing_date from matches"
+            " join papers on papers.id = matches.paper_id"
+            " left join decisions on decisions.paper_id = matches.paper_id"
+            " and decisions.route = matches.route"
+            " where matches.route = ? and matches.post_status in ('posted', 'held')"
+            " and (decisions.status is null or decisions.status = 'pending')",
+            [route],
+        )
+        return [
+            (r["paper_id"], date.fromisoformat(r["listing_date"]) if r["listing_date"] else None)
+            for r in rows
+        ]
 
     def requeue(self, paper_id: str, route: str) -> None:
         """Queue a match for posting again (`add <id>` for a paper that was held)."""
@@ -478,25 +515,87 @@ class Store:
 
     # --- reading for queries -------------------------------------------------------------------
 
-    def search(self, words: Sequence[str], limit: int = 20) -> list[StoredPaper]:
-        """Papers whose title, abstract or authors hold every word, newest first.
+    def search(
+        self,
+        words: Sequence[str],
+        limit: int | None = 20,
+        *,
+        routes: Sequence[str] | None = None,
+        sort: str = "relevance",
+        today: date | None = None,
+    ) -> list[StoredPaper]:
+        """Papers whose title, abstract or authors hold every word (word forms folded:
+        "cache" finds "Caches"), best first: BM25 weighed by age, or newest first.
 
-        Each word is passed to FTS5 as a quoted string, so no user text is ever FTS syntax.
+        Ranked among the SEARCH_POOL most recently stored hits, so a word in every paper
+        costs no more than a rare one. `routes`: only papers matched by one of them. Each word
+        is passed to FTS5 as a quoted string, so no user text is ever FTS syntax.
         """
-        terms = ["".join(ch for ch in w if ch.isprintable()) for w in words]
-        terms = [t for t in terms if t.strip()]
-        if not terms:
+        query = _fts_query(words)
+        if query is None:
             return []
-        query = " ".join('"' + w.replace('"', '""') + '"' for w in terms)
-        rows = self.db.query(
-            "select papers.* from papers_fts join papers on papers.rowid = papers_fts.rowid"
-            " where papers_fts match ? order by papers_fts.rowid desc limit ?",
-            [query, limit],
+        where, params = self._route_filter(routes)
+        rows = list(
+            self.db.query(
+                "select rowid as rid, bm25(papers_fts, 4.0, 1.0, 2.0) as bm from papers_fts"
+                f" where papers_fts match ?{where} order by rowid desc limit ?",
+                [query, *params, SEARCH_POOL],
+            )
         )
-        return [_stored(r) for r in rows]
+        bm = {int(r["rid"]): float(r["bm"]) for r in rows}
+        papers: list[tuple[int, StoredPaper]] = []
+        for chunk in _chunks([str(rid) for rid in bm], 500):
+            papers += [
+                (int(r["rowid"]), _stored(r))
+                for r in self.db.query(
+                    f"select rowid, * from papers where rowid in ({','.join('?' * len(chunk))})",
+                    chunk,
+                )
+            ]
+        now = today or self.clock().date()
+
+        def day(p: StoredPaper) -> date:
+            published = p.paper.published.date() if p.paper.published else None
+            return p.listing_date or published or p.first_seen.date()
+
+        if sort == "newest":
+            papers.sort(key=lambda rp: (day(rp[1]), rp[0]), reverse=True)
+        else:  # relevance: BM25 (negative: lower is better) halved for every year of age
+            papers.sort(
+                key=lambda rp: (
+                    bm[rp[0]] * 0.5 ** (max(0, (now - day(rp[1])).days) / 365),
+                    -rp[0],
+                )
+            )
+        return [p for _, p in (papers if limit is None else papers[:limit])]
+
+    def search_total(
+        self, words: Sequence[str], routes: Sequence[str] | None = None, cap: int = 10_000
+    ) -> int:
+        """How many papers `search` finds, counted up to `cap` (+1: "more than cap")."""
+        query = _fts_query(words)
+        if query is None:
+            return 0
+        where, params = self._route_filter(routes)
+        row = self.db.execute(
+            "select count(*) from (select rowid from papers_fts"
+            f" where papers_fts match ?{where} limit ?)",
+            [query, *params, cap + 1],
+        ).fetchone()
+        return int(row[0])
+
+    def _route_filter(self, routes: Sequence[str] | None) -> tuple[str, list[str]]:
+        if routes is None:
+            return "", []
+        marks = ",".join("?" * len(routes)) or "null"
+        return (
+            " and exists (select 1 from papers join matches on matches.paper_id = papers.id"
+            f" where papers.rowid = papers_fts.rowid and matches.route in ({marks}))",
+            list(routes),
+        )
 
     def matched_since(
-        self, routes: Sequence[str], since: date, limit: int = 50
+        self, routes: Sequence[str], since: date, limit: int | None = 50
     ) -> list[StoredPaper]:
         """Matched papers of these routes listed on or after `since`, newest first."""
         if not routes:
@@ -509,12 +608,25 @@ class Store:
             " select 1 from matches where matches.paper_id = papers.id"
             f" and matches.route in ({marks}))"
             " order by listing_date desc, rowid desc limit ?",
-            [since.isoformat(), *routes, limit],
+            [since.isoformat(), *routes, -1 if limit is None else limit],
         )
         return [_stored(r) for r in rows]
 
+    def count_matched_since(self, routes: Sequence[str], since: date) -> int:
+        """How many papers `matched_since` has in all (one per paper, whatever its routes)."""
+        if not routes:
+            return 0
+        marks = ",".join("?" * len(routes))
+        row = self.db.execute(
+            "select count(*) from papers where listing_date >= ? and exists ("
+            " select 1 from matches where matches.paper_id = papers.id"
+            f" and matches.route in ({marks}))",
+            [since.isoformat(), *routes],
+        ).fetchone()
+        return int(row[0])
+
     def decided_since(
-        self, routes: Sequence[str], status: str, since: datetime, limit: int = 50
+        self, routes: Sequence[str], status: str, since: datetime, limit: int | None = 50
     ) -> list[Decision]:
         if not routes:
             return []
@@ -522,11 +634,46 @@ class Store:
         rows = self.db.query(
             f"select * from decisions where route in ({marks}) and status = ?"
             " and decided_at >= ? order by seq desc limit ?",
-            [*routes, status, _iso(since), limit],
+            [*routes, status, _iso(since), -1 if limit is None else limit],
         )
         return [_decision(r) for r in rows]
 
-    def pending(self, routes: Sequence[str], limit: int = 50) -> list[tuple[StoredPaper, str]]:
+    def decided_papers(
+        self, routes: Sequence[str], status: str, since: datetime, limit: int | None = 50
+    ) -> tuple[list[list[Decision]], int]:
+        """Papers given `status` on any of these routes since then, latest first, each with
+        its decisions (one per route); and how many papers there are in all."""
+        if not routes:
+            return [], 0
+        marks = ",".join("?" * len(routes))
+        where = f"route in ({marks}) and status = ? and decided_at >= ?"
+        params = [*routes, status, _iso(since)]
+        total = int(
+            self.db.execute(
+                f"select count(distinct paper_id) from decisions where {where}", params
+            ).fetchone()[0]
+        )
+        ids = [
+            str(r["paper_id"])
+            for r in self.db.query(
+                f"select paper_id from decisions where {where}"
+                " group by paper_id order by max(seq) desc limit ?",
+                [*params, -1 if limit is None else limit],
+            )
+        ]
+        by_paper: dict[str, list[Decision]] = {pid: [] for pid in ids}
+        for chunk in _chunks(ids, 400):
+            for r in self.db.query(
+                f"select * from decisions where {where}"
+                f" and paper_id in ({','.join('?' * len(chunk))}) order by route",
+                [*params, *chunk],
+            ):
+                by_paper[r["paper_id"]].append(_decision(r))
+        return list(by_paper.values()), total
+
+    def pending(
+        self, routes: Sequence[str], limit: int | None = 50
+    ) -> list[tuple[StoredPaper, str]]:
         """(paper, post status) of matches waiting for votes or held back, newest first."""
         if not routes:
             return []
@@ -539,26 +686,66 @@ class Store:
             f" where matches.route in ({marks}) and matches.post_status in ('posted', 'held')"
             " and (decisions.status is null or decisions.status = 'pending')"
             " group by papers.id order by papers.listing_date desc, papers.rowid desc limit ?",
-            [*routes, limit],
+            [*routes, -1 if limit is None else limit],
         )
         return [(_stored(r), r["post_status"]) for r in rows]
 
-    def counts(self) -> dict[str, int]:
-        one = self.db.execute
+    def count_pending(self, routes: Sequence[str]) -> int:
+        if not routes:
+            return 0
+        marks = ",".join("?" * len(routes))
+        row = self.db.execute(
+            "select count(distinct matches.paper_id) from matches"
+            " left join decisions on decisions.paper_id = matches.paper_id"
+            " and decisions.route = matches.route"
+            f" where matches.route in ({marks}) and matches.post_status in ('posted', 'held')"
+            " and (decisions.status is null or decisions.status = 'pending')",
+            list(routes),
+        ).fetchone()
+        return int(row[0])
+
+    def routes_of(self, paper_ids: Sequence[str], routes: Sequence[str]) -> dict[str, list[str]]:
+        """paper id -> the routes among `routes` that matched it, sorted."""
+        found: dict[str, list[str]] = {}
+        marks = ",".join("?" * len(routes)) or "null"
+        for chunk in _chunks(list(dict.fromkeys(paper_ids)), 400):
+            for r in self.db.query(
+                "select paper_id, route from matches"
+                f" where paper_id in ({','.join('?' * len(chunk))}) and route in ({marks})"
+                " order by route",
+                [*chunk, *routes],
+            ):
+                found.setdefault(r["paper_id"], []).append(r["route"])
+        return found
+
+    def counts(self, routes: Sequence[str] | None = None) -> dict[str, int]:
+        """Papers seen, and matched / posted / decided / voted papers of these routes (all
+        routes when None), each paper counted once whatever its routes."""
+        if routes is None:
+            in_routes, params = "1 = 1", list[str]()
+        else:
+            in_routes = f"route in ({','.join('?' * len(routes)) or 'null'})"
+            params = list(routes)
+
+        def count(sql: str, first: Sequence[str] = ()) -> int:
+            return int(self.db.execute(sql, [*first, *params]).fetchone()[0])
+
+        decided = "select count(distinct paper_id) from decisions where status = ? and "
+        matched = f"select paper_id from matches where {in_routes}"
         return {
-            "papers": int(one("select count(*) from papers").fetchone()[0]),
-            "matched": int(one("select count(distinct paper_id) from matches").fetchone()[0]),
-            "posted": int(one("select count(*) from posts where state = 'sent'").fetchone()[0]),
-            "accepted": int(
-                one("select count(*) from decisions where status = 'accepted'").fetchone()[0]
+            "papers": int(self.db.execute("select count(*) from papers").fetchone()[0]),
+            "matched": count(f"select count(distinct paper_id) from matches where {in_routes}"),
+            "posted": count(
+                "select count(distinct paper_id) from posts where state = 'sent'"
+                + ("" if routes is None else f" and paper_id in ({matched})")
             ),
-            "rejected": int(
-                one("select count(*) from decisions where status = 'rejected'").fetchone()[0]
+            "accepted": count(decided + in_routes, ["accepted"]),
+            "rejected": count(decided + in_routes, ["rejected"]),
+            "expired": count(decided + in_routes, ["expired"]),
+            "votes": count(
+                "select count(*) from votes"
+                + ("" if routes is None else f" where paper_id in ({matched})")
             ),
-            "expired": int(
-                one("select count(*) from decisions where status = 'expired'").fetchone()[0]
-            ),
-            "votes": int(one("select count(*) from votes").fetchone()[0]),
         }
 
     # --- decisions -----------------------------------------------------------------------------
@@ -686,6 +873,17 @@ class Store:
     def clear_backfill_resume(self, key: str) -> None:
         self.db.execute("delete from state where key = ?", [f"backfill:{key}"])
 
+    def set_next_poll(self, at: datetime | None) -> None:
+        """When the running bot polls next (None: not scheduled), for `status`."""
+        if at is None:
+            self.db.execute("delete from state where key = 'next-poll'")
+        else:
+            self._set_state("next-poll", at.isoformat())
+
+    def next_poll(self) -> datetime | None:
+        """The next poll the running bot recorded (stale once no run holds the database)."""
+        return _dt(self._get_state("next-poll"))
+
     def set_channel_problem(self, channel: str, problem: str | None) -> None:
         """Record why a channel cannot be used (None: it works again), for `status`."""
         if problem is None:
@@ -697,6 +895,349 @@ class Store:
         """platform:channel-id -> the one-sentence problem, for every channel that has one."""
         rows = self.db.query("select key, value from state where key like 'channel:%'")
         return {str(r["key"]).removeprefix("channel:"): str(r["value"]) for r in rows}
+
+    def commands_synced(self, platform: str) -> str | None:
+        """The hash of the command set last registered with a platform (None: never)."""
+        return self._get_state(f"commands:{platform}")
+
+    def set_commands_synced(self, platform: str, digest: str) -> None:
+        self._set_state(f"commands:{platform}", digest)
+
+    # --- reading for the static site (bot/site): one query per kind, for a whole route -----------
+
+    def site_reasons(self, route: str) -> dict[str, tuple[Reason, ...]]:
+        """paper id -> why it matched the route, for every paper that matched it."""
+        rows = self.db.query("select * from matches where route = ?", [route])
+        return {r["paper_id"]: _match(r).reasons for r in rows}
+
+    def site_votes(self, route: str) -> dict[str, tuple[int, int]]:
+        """paper id -> (ups, downs) cast on the posts that stand for the route."""
+        rows = self.db.query(
+            "select v.paper_id as paper_id, sum(v.value > 0) as ups, sum(v.value < 0) as downs"
+            " from votes v join posts p on p.paper_id = v.paper_id and p.channel = v.channel"
+            " where exists (select 1 from json_each(p.routes) where json_each.value = ?)"
+            " group by v.paper_id",
+            [route],
+        )
+        return {r["paper_id"]: (int(r["ups"]), int(r["downs"])) for r in rows}
+
+    # --- tags, TL;DRs, summaries and subscriptions (bot/tagging, summarise, subscriptions, mail)
+
+    def note(self, paper_id: str, route: str) -> PaperNote | None:
+        rows = list(
+            self.db.query(
+                "select * from paper_notes where paper_id = ? and route = ?", [paper_id, route]
+            )
+        )
+        return _note(rows[0]) if rows else None
+
+    def notes(self, route: str, ids: Sequence[str] | None = None) -> dict[str, PaperNote]:
+        """paper id -> its note on the route (every note of the route when `ids` is None)."""
+        if ids is None:
+            rows = self.db.query("select * from paper_notes where route = ?", [route])
+            return {r["paper_id"]: _note(r) for r in rows}
+        found: dict[str, PaperNote] = {}
+        for chunk in _chunks(list(dict.fromkeys(ids)), 500):
+            marks = ",".join("?" * len(chunk))
+            for row in self.db.query(
+                f"select * from paper_notes where route = ? and paper_id in ({marks})",
+                [route, *chunk],
+            ):
+                found[row["paper_id"]] = _note(row)
+        return found
+
+    def set_note(
+        self,
+        paper_id: str,
+        route: str,
+        *,
+        tags: Sequence[str] | None = None,
+        tags_by: str = "",
+        tldr: str | None = None,
+        tldr_by: str = "",
+    ) -> None:
+        """Set a paper's tags and/or TL;DR on a route; what is not given is kept."""
+        with self.atomic():
+            old = self.note(paper_id, route) or PaperNote(paper_id, route)
+            self.db.execute(
+                "insert into paper_notes (paper_id, route, tags, tags_by, tldr, tldr_by,"
+                " updated_at) values (?, ?, ?, ?, ?, ?, ?)"
+                " on conflict(paper_id, route) do update set tags = excluded.tags,"
+                " tags_by = excluded.tags_by, tldr = excluded.tldr, tldr_by = excluded.tldr_by,"
+                " updated_at = excluded.updated_at",
+                [
+                    paper_id,
+                    route,
+                    json.dumps(list(old.tags if tags is None else tags)),
+                    old.tags_by if tags is None else tags_by,
+                    old.tldr if tldr is None else tldr,
+                    old.tldr_by if tldr is None else tldr_by,
+                    _iso(self.clock()),
+                ],
+            )
+
+    def human_tagged(self, route: str) -> list[tuple[Paper, tuple[str, ...]]]:
+        """Papers tagged by people on the route, oldest first: a curator's tags, else the
+        tags the list file gives (list_entries)."""
+        rows = self.db.query(
+            "select papers.*, coalesce(n.tags, l.tags) as human_tags from papers"
+            " left join paper_notes n on n.paper_id = papers.id and n.route = ?"
+            " and n.tags_by like 'curator:%'"
+            " left join list_entries l on l.paper_id = papers.id and l.route = ?"
+            " where coalesce(n.tags, l.tags, '[]') != '[]' order by papers.rowid",
+            [route, route],
+        )
+        return [(_stored(r).paper, tuple(json.loads(r["human_tags"]))) for r in rows]
+
+    def human_tags_version(self, route: str) -> str:
+        """Changes whenever the route's human-given tags change: the tagger retrains then."""
+        notes = self.db.execute(
+            "select count(*), max(updated_at), total(length(tags)) from paper_notes"
+            " where route = ? and tags_by like 'curator:%'",
+            [route],
+        ).fetchone()
+        listed = self.db.execute(
+            "select count(*), max(recorded_at), total(length(tags)) from list_entries"
+            " where route = ?",
+            [route],
+        ).fetchone()
+        return f"{tuple(notes)}|{tuple(listed)}"
+
+    def tagged_with(self, routes: Sequence[str], tag: str, limit: int = 20) -> list[StoredPaper]:
+        """Papers carrying `tag` (any case) on any of these routes, newest first."""
+        if not routes:
+            return []
+        marks = ",".join("?" * len(routes))
+        rows = self.db.query(
+            "select * from papers where id in (select paper_notes.paper_id from paper_notes,"
+            f" json_each(paper_notes.tags) where paper_notes.route in ({marks})"
+            " and lower(json_each.value) = lower(?))"
+            " order by listing_date desc, rowid desc limit ?",
+            [*routes, tag, limit],
+        )
+        return [_stored(r) for r in rows]
+
+    def summary(self, paper_id: str, route: str) -> Summary | None:
+        rows = list(
+            self.db.query(
+                "select * from summaries where paper_id = ? and route = ?", [paper_id, route]
+            )
+        )
+        return _summary(rows[0]) if rows else None
+
+    def save_summary(self, summary: Summary) -> None:
+        self.db.execute(
+            "insert or replace into summaries (paper_id, route, status, relevant, tags, tldr,"
+            " created_at) values (?, ?, ?, ?, ?, ?, ?)",
+            [
+                summary.paper_id,
+                summary.route,
+                summary.status,
+                None if summary.relevant is None else int(summary.relevant),
+                json.dumps(list(summary.tags)),
+                summary.tldr,
+                _iso(self.clock()),
+            ],
+        )
+
+    def take_llm_call(self, day: date, budget: int) -> bool:
+        """Count one summariser call against the day's budget; False when it is spent."""
+        with self.atomic():
+            row = self.db.execute(
+                "select calls from llm_calls where day = ?", [day.isoformat()]
+            ).fetchone()
+            calls = int(row[0]) if row else 0
+            if calls >= budget:
+                return False
+            self.db.execute(
+                "insert into llm_calls (day, calls) values (?, 1)"
+                " on conflict(day) do update set calls = calls + 1",
+                [day.isoformat()],
+            )
+        return True
+
+    def llm_calls(self, day: date) -> int:
+        row = self.db.execute(
+            "select calls from llm_calls where day = ?", [day.isoformat()]
+        ).fetchone()
+        return int(row[0]) if row else 0
+
+    def unmatched_candidates(self, route: str, since: datetime) -> list[StoredPaper]:
+        """Candidate papers first seen since `since` that match no rule of the route and were
+        never summarised for it, oldest first."""
+        rows = self.db.query(
+            "select * from papers where candidate = 1 and first_seen >= ?"
+            " and not exists (select 1 from matches where matches.paper_id = papers.id"
+            " and matches.route = ?)"
+            " and not exists (select 1 from summaries where summaries.paper_id = papers.id"
+            " and summaries.route = ?) order by first_seen, rowid",
+            [_iso(since), route, route],
+        )
+        return [_stored(r) for r in rows]
+
+    def posts_without_reply(self, since: datetime) -> list[Post]:
+        """Sent posts since `since` whose subscription reply is not settled, oldest first."""
+        rows = self.db.query(
+            "select * from posts where state = 'sent' and sent_at >= ? and not exists ("
+            " select 1 from subscription_replies r where r.paper_id = posts.paper_id"
+            " and r.channel = posts.channel) order by sent_at, paper_id",
+            [_iso(since)],
+        )
+        return [_post(r) for r in rows]
+
+    def reply_intent(self, paper_id: str, channel: str, state: str = "intent") -> bool:
+        """Record that the post's subscription reply is settled now; False if it already was."""
+        cursor = self.db.execute(
+            "insert or ignore into subscription_replies (paper_id, channel, state, created_at)"
+            " values (?, ?, ?, ?)",
+            [paper_id, channel, state, _iso(self.clock())],
+        )
+        return cursor.rowcount == 1
+
+    def reply_sent(self, paper_id: str, channel: str) -> None:
+        self.db.execute(
+            "update subscription_replies set state = 'sent' where paper_id = ? and channel = ?",
+            [paper_id, channel],
+        )
+
+    def reply_state(self, paper_id: str, channel: str) -> str | None:
+        row = self.db.execute(
+            "select state from subscription_replies where paper_id = ? and channel = ?",
+            [paper_id, channel],
+        ).fetchone()
+        return str(row[0]) if row else None
+
+    def subscribe(self, user: str, channel: str, what: str) -> bool:
+        """Add a subscription; False when the user already had it in that channel."""
+        cursor = self.db.execute(
+            "insert or ignore into subscriptions (user, channel, what, created_at)"
+            " values (?, ?, ?, ?)",
+            [user, channel, what, _iso(self.clock())],
+        )
+        return cursor.rowcount == 1
+
+    def unsubscribe(self, user: str, channel: str, what: str) -> bool:
+        cursor = self.db.execute(
+            "delete from subscriptions where user = ? and channel = ? and lower(what) = lower(?)",
+            [user, channel, what],
+        )
+        return cursor.rowcount > 0
+
+    def subscriptions(
+        self, *, user: str | None = None, channel: str | None = None
+    ) -> list[Subscription]:
+        sql, params = "select * from subscriptions where 1 = 1", list[str]()
+        if user is not None:
+            sql, params = sql + " and user = ?", [*params, user]
+        if channel is not None:
+            sql, params = sql + " and channel = ?", [*params, channel]
+        rows = self.db.query(sql + " order by created_at, user, what", params)
+        return [Subscription(r["user"], r["channel"], r["what"]) for r in rows]
+
+    def mail_intent(self, subscriber: str, period: str, papers: int) -> bool:
+        """Record that a digest is about to be sent; False when this period already has one."""
+        cursor = self.db.execute(
+            "insert or ignore into mail_sends (subscriber, period, state, papers, at)"
+            " values (?, ?, 'intent', ?, ?)",
+            [subscriber, period, papers, _iso(self.clock())],
+        )
+        return cursor.rowcount == 1
+
+    def mail_done(self, subscriber: str, period: str, state: str) -> None:
+        """The digest's outcome: sent, empty (nothing to send) or failed (cleared: retried)."""
+        if state == "failed":
+            self.db.execute(
+                "delete from mail_sends where subscriber = ? and period = ? and state = 'intent'",
+                [subscriber, period],
+            )
+            return
+        self.db.execute(
+            "update mail_sends set state = ?, at = ? where subscriber = ? and period = ?",
+            [state, _iso(self.clock()), subscriber, period],
+        )
+
+    def mail_state(self, subscriber: str, period: str) -> str | None:
+        row = self.db.execute(
+            "select state from mail_sends where subscriber = ? and period = ?",
+            [subscriber, period],
+        ).fetchone()
+        return str(row[0]) if row else None
+
+    def last_mail(self, subscriber: str) -> datetime | None:
+        """When the subscriber's last digest with papers was sent (or meant to be)."""
+        row = self.db.execute(
+            "select max(at) from mail_sends where subscriber = ? and state in ('sent', 'intent')",
+            [subscriber],
+        ).fetchone()
+        return _dt(row[0]) if row and row[0] else None
+
+    # --- the list as paperbot last saw it, and what lists say of papers (bot/publish.py) -------
+
+    def replace_listed(self, route: str, ids: Iterable[str]) -> None:
+        """The route's list, as paperbot last saw it, holds exactly these papers."""
+        now = _iso(self.clock())
+        with self.atomic():
+            self.db.execute("delete from list_lines where route = ?", [route])
+            self.db.conn.executemany(
+                "insert or ignore into list_lines (route, paper_id, since) values (?, ?, ?)",
+                [(route, pid, now) for pid in ids],
+            )
+
+    def list_seen(self, route: str) -> str | None:
+        """The commit of the route's list paperbot last read (None: it never read one)."""
+        return self._get_state(f"list-seen:{route}")
+
+    def set_list_seen(self, route: str, commit: str) -> None:
+        self._set_state(f"list-seen:{route}", commit)
+
+    def save_list_entries(self, route: str, entries: Sequence[ListEntryRecord]) -> None:
+        """Remember what a list file says of these papers (the newest word wins)."""
+        now = _iso(self.clock())
+        with self.atomic():
+            self.db.conn.executemany(
+                "insert into list_entries"
+                " (route, paper_id, day, markup, version, tags, tldr, source, recorded_at)"
+                " values (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                " on conflict(route, paper_id) do update set day = excluded.day,"
+                " markup = excluded.markup, version = excluded.version, tags = excluded.tags,"
+                " tldr = excluded.tldr, source = excluded.source,"
+                " recorded_at = excluded.recorded_at",
+                [
+                    (
+                        route,
+                        e.paper_id,
+                        _iso_date(e.day),
+                        e.markup,
+                        e.version,
+                        json.dumps(list(e.tags), ensure_ascii=False),
+                        e.tldr,
+                        e.source,
+                        now,
+                    )
+                    for e in entries
+                ],
+            )
+
+    def list_entries(self, route: str, ids: Sequence[str]) -> dict[str, ListEntryRecord]:
+        """paper id -> what a list file said of it, for those of `ids` it said something of."""
+        found: dict[str, ListEntryRecord] = {}
+        for chunk in _chunks(list(dict.fromkeys(ids)), 500):
+            rows = self.db.query(
+                f"select * from list_entries where route = ? and paper_id in"
+                f" ({','.join('?' * len(chunk))})",
+                [route, *chunk],
+            )
+            for r in rows:
+                found[r["paper_id"]] = ListEntryRecord(
+                    paper_id=r["paper_id"],
+                    day=date.fromisoformat(r["day"]) if r["day"] else None,
+                    markup=r["markup"],
+                    version=r["version"],
+                    tags=tuple(json.loads(r["tags"])),
+                    tldr=r["tldr"],
+                    source=r["source"],
+                )
+        return found
 
 
 class _RolledBack(Exception):
@@ -821,6 +1362,15 @@ def _fsync_dir(folder: Path) -> None:
             os.fsync(fd)
         finally:
             os.close(fd)
+
+
+def _fts_query(words: Sequence[str]) -> str | None:
+    """Every word as a quoted FTS5 string (all must match); None when nothing is left."""
+    terms = ["".join(ch for ch in w if ch.isprintable()) for w in words]
+    terms = [t for t in terms if t.strip()]
+    if not terms:
+        return None
+    return " ".join('"' + w.replace('"', '""') + '"' for w in terms)
 
 
 def _chunks(items: list[str], size: int) -> Iterator[list[str]]:
@@ -951,3 +1501,26 @@ def _reasons_json(reasons: Sequence[Reason]) -> str:
 def _match(row: dict[str, Any]) -> Match:
     reasons = tuple(Reason(**r) for r in json.loads(row["reasons"]))
     return Match(paper_id=row["paper_id"], route=row["route"], reasons=reasons)
+
+
+def _note(row: dict[str, Any]) -> PaperNote:
+    return PaperNote(
+        paper_id=row["paper_id"],
+        route=row["route"],
+        tags=tuple(json.loads(row["tags"])),
+        tags_by=row["tags_by"],
+        tldr=row["tldr"],
+        tldr_by=row["tldr_by"],
+    )
+
+
+def _summary(row: dict[str, Any]) -> Summary:
+    relevant = row["relevant"]
+    return Summary(
+        paper_id=row["paper_id"],
+        route=row["route"],
+        status=row["status"],
+        relevant=None if relevant is None else bool(relevant),
+        tags=tuple(json.loads(row["tags"])),
+        tldr=row["tldr"],
+    )

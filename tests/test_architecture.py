@@ -141,3 +141,14 @@ def test_only_storage_imports_sqlite() -> None:
         for path in python_files("storage")
         for _, module in imports(path, "storage." + path.stem)
     ), "storage/ no longer imports sqlite3: update this test"
+
+
+def test_module_docstrings_are_at_most_five_lines() -> None:
+    """Specifications live in docs/ (run by test_docs.py); a module says what it is for."""
+    long = []
+    for folder in ("bot", "storage"):
+        for path in sorted((ROOT / folder).rglob("*.py")):
+            doc = ast.get_docstring(ast.parse(path.read_text(encoding="utf-8")), clean=False)
+            if doc and len(doc.splitlines()) > 5:
+                long.append(f"{path.relative_to(ROOT)}: {len(doc.splitlines())} lines")
+    assert long == []

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import gzip
 import json
+import os
 import subprocess
 import sys
 import threading
@@ -300,3 +302,34 @@ async def test_parsing_runs_in_a_worker_thread(tmp_path: Path, fake_arxiv: FakeA
         got = await c.get(f"{fake_arxiv.url}/rss/cs.DC", parse)
     assert got.value is not None
     assert parsed_in and loop_thread not in parsed_in
+
+
+# ---------------------------------------------------------------- bounded waits
+
+
+async def test_a_pace_lock_held_by_another_process_is_waited_for_boundedly(
+    tmp_path: Path, fake_arxiv: FakeArxiv
+) -> None:
+    """Another process stuck while holding the pace: this one gives up, it does not hang."""
+    fake_arxiv.queue("/rss/cs.DC", Answer(GOOD))
+    holder = os.open(tmp_path / "pace.lock", os.O_RDWR | os.O_CREAT, 0o600)
+    fcntl.flock(holder, fcntl.LOCK_EX)  # a separate open file: a second process, to flock
+    try:
+        async with client(tmp_path, retries=1, timeout=0.1) as c:
+            with pytest.raises(ArxivUnavailable, match="pace lock"):
+                await asyncio.wait_for(c.get(f"{fake_arxiv.url}/rss/cs.DC", parse_listing), 20)
+            waiting = asyncio.create_task(c.get(f"{fake_arxiv.url}/rss/cs.DC", parse_listing))
+            await asyncio.sleep(0)
+            waiting.cancel()  # shutdown: the wait ends at once and leaves no thread behind
+            with pytest.raises(asyncio.CancelledError):
+                await asyncio.wait_for(waiting, 5)
+        assert threading.active_count() == 1 + _server_threads()
+    finally:
+        os.close(holder)
+    assert fake_arxiv.requests == []
+    async with client(tmp_path) as c:  # released: the next request goes through
+        assert (await c.get(f"{fake_arxiv.url}/rss/cs.DC", parse_listing)).value is not None
+
+
+def _server_threads() -> int:
+    return sum(1 for t in threading.enumerate() if t.daemon)

@@ -275,3 +275,26 @@ def test_slack_failures_become_one_chat_error_sentence(tmp_path: Path) -> None:
     assert said(update, aiohttp.ClientConnectionError("refused")).startswith(
         "cannot reach Slack at http://slack.test/api for chat.update (refused)"
     )
+
+
+def test_both_platforms_show_a_papers_tags_and_tldr_once_known() -> None:
+    from bot.chat.discord import render_embed
+    from bot.chat.slack import post_blocks
+    from bot.models import Paper, PostView
+
+    plain = PostView(Paper("2611.00001", "KV caches"), ("llm-systems",), ())
+    known = PostView(
+        Paper("2611.00001", "KV caches"),
+        ("llm-systems",),
+        (),
+        tags=("serving", "kernel"),
+        tldr="Caches keys; 2x faster.",
+    )
+    slack_text = str(post_blocks(known))
+    assert "serving · kernel" in slack_text
+    assert "TL;DR: Caches keys; 2x faster." in slack_text
+    assert "TL;DR" not in str(post_blocks(plain))  # no empty placeholder
+    fields = {f.name: f.value for f in render_embed(known).fields}
+    assert fields["Tags"] == "serving · kernel"
+    assert fields["TL;DR"] == "TL;DR: Caches keys; 2x faster."
+    assert "Tags" not in {f.name for f in render_embed(plain).fields}

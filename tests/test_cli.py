@@ -269,10 +269,12 @@ def test_curators_decide_from_the_cli_and_queries_answer_in_json(
     accepted = paperbot(tmp_path, fake_arxiv.url, "accept", "2611.10001", "--by", "alice")
     assert accepted.stdout.strip() == "2611.10001 accepted on llm-systems by cli:alice"
     listed = paperbot(tmp_path, fake_arxiv.url, "accepted", "--json")
-    rows = [json.loads(line) for line in listed.stdout.splitlines()]
-    assert [(r["id"], r["detail"]) for r in rows] == [("2611.10001", "llm-systems, by cli:alice")]
+    rows = json.loads(listed.stdout)["papers"]
+    assert [(r["id"], r["routes"], r["decided_by"]) for r in rows] == [
+        ("2611.10001", ["llm-systems"], "cli:alice")
+    ]
     recent = paperbot(tmp_path, fake_arxiv.url, "recent", "--json")
-    assert sorted(json.loads(x)["id"] for x in recent.stdout.splitlines()) == [
+    assert sorted(p["id"] for p in json.loads(recent.stdout)["papers"]) == [
         "2611.10001",
         "2611.10002",
     ]

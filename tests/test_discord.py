@@ -43,6 +43,7 @@ from bot.chat.discord import (
 from bot.config import RulesSource, Settings
 from bot.errors import ChatError
 from bot.models import Incoming, Match, Outcome, Paper, PostView, Reason, Reply, ReplyItem
+from bot.papers_command import CATALOGUE
 from bot.posting import post_nonce
 from storage.store import Store
 from tests.conftest import FakeClock, env_for, make_settings
@@ -566,18 +567,7 @@ async def test_commands_are_synced_to_the_setup_servers_or_globally(
     (papers,) = fake.commands[GUILD_ID]
     assert papers["name"] == "papers"
     subcommands = [o["name"] for o in papers["options"]]
-    assert subcommands == [
-        "recent",
-        "search",
-        "accepted",
-        "rejected",
-        "pending",
-        "stats",
-        "why",
-        "add",
-        "status",
-        "help",
-    ]
+    assert subcommands == [spec.name for spec in CATALOGUE]  # one list: the catalogue
     days = papers["options"][0]["options"][0]
     assert (days["min_value"], days["max_value"]) == (1, 365)
     assert None not in fake.commands
@@ -785,7 +775,7 @@ def test_render_reply_fits_one_message_and_says_how_many_are_left() -> None:
     )
     text = render_reply(Reply("Pending: 50", items))
     assert len(text) <= 2000
-    assert text.startswith("Pending: 50\n- [Title ) with (brackets)")
+    assert text.startswith("Pending: 50\n- [Title \\] with \\[brackets\\]")
     assert text.splitlines()[-1].startswith("…and ")
 
 
@@ -829,3 +819,139 @@ def test_split_text_keeps_every_line_in_pieces_that_fit(text: str) -> None:
     pieces = list(split_text(text))
     assert all(0 < len(p) <= 2000 for p in pieces)
     assert "".join("".join(pieces).split()) == "".join(text.split())
+
+
+# --- a bad day on Discord ----------------------------------------------------------------------
+
+
+async def test_a_gateway_closed_for_good_mid_run_fails_the_chat_with_one_sentence(
+    world: World, fake: FakeDiscord
+) -> None:
+    app = await world.boot()
+    assert world.chat is not None
+    await fake.close_gateway(4004, "Authentication failed.")  # the token was reset
+    await until(world.chat.failed.is_set, "the chat to report it is dead")
+    reason = str(world.chat.failed.reason)
+    assert reason.startswith("Discord closed the gateway with code 4004: the token was refused")
+    world.matched(PAPER)
+    assert await app.poster.post_queued() == 0  # a ChatError, not "Session is closed"
+    assert world.store.get_post(PAPER, CHANNEL) is not None  # kept for after the restart
+
+
+async def test_a_rate_limit_over_a_minute_only_delays_the_post(
+    world: World, fake: FakeDiscord
+) -> None:
+    app = await world.boot()
+    world.matched(PAPER)
+    fake.rate_limit_posts, fake.rate_limit_after, fake.rate_limit_scope = 1, 120.0, "shared"
+    assert await app.poster.post_queued() == 0  # discord.RateLimited: retried later
+    assert not fake.channel_messages()
+    assert await app.poster.post_queued() == 1
+    assert len(fake.channel_messages()) == 1
+
+
+async def test_a_channel_the_bot_was_removed_from_is_set_aside_and_shown(
+    world: World, fake: FakeDiscord
+) -> None:
+    app = await world.boot()
+    world.matched(PAPER)
+    fake.refusals[CHANNEL_ID] = (403, 50001, "Missing Access")
+    await app.poster.post_queued()
+    await app.poster.post_queued()
+    assert len(fake.seen("POST", f"/channels/{CHANNEL_ID}/messages")) == 1  # not retried
+    assert "out of the bot's reach" in world.store.channel_problems()[CHANNEL]
+
+
+async def test_commands_are_for_servers_only_and_synced_only_when_changed(
+    world: World, fake: FakeDiscord
+) -> None:
+    await world.boot()
+    await until(lambda: None in fake.commands, "the global commands")
+    (papers,) = fake.commands[None]
+    assert papers["contexts"] == [0]  # guild only: never offered in DMs
+    assert papers["dm_permission"] is False
+    await world.stop()
+    puts = len(fake.seen("PUT", "/applications/"))
+    await world.boot()  # a restart with the same commands
+    assert world.chat is not None and world.chat._sync is not None
+    assert await world.chat._sync is True
+    assert len(fake.seen("PUT", "/applications/")) == puts  # no write at all
+    await world.chat.sync_commands()  # `paperbot discord sync` forces it
+    assert len(fake.seen("PUT", "/applications/")) == puts + 1
+
+
+async def test_cleared_reactions_withdraw_their_votes_and_super_reactions_count_once(
+    world: World, fake: FakeDiscord
+) -> None:
+    app = await world.boot()
+    world.matched(PAPER)
+    await app.poster.post_queued()
+    ref = world.ref()
+    await fake.react(ref, ALICE, "👍")
+    await fake.react(ref, ALICE, "👍", burst=True)  # a super reaction: the same one vote
+    await fake.react(ref, BOB, "👎")
+    await until(lambda: world.votes() == {f"discord:{ALICE}": 1, f"discord:{BOB}": -1}, "votes")
+    await fake.react(ref, ALICE, "👍", added=False)  # the super reaction still stands
+    await fake.react(ref, CAROL, "👍", bot=True)  # a bot's reaction: never a vote
+    await fake.clear_reactions(ref, "👎")  # a moderator clears every 👎
+    await until(lambda: f"discord:{BOB}" not in world.votes(), "the cleared 👎")
+    assert world.votes() == {f"discord:{ALICE}": 1}
+    await fake.clear_reactions(ref)
+    await until(lambda: world.votes() == {}, "every reaction cleared")
+
+
+async def test_reactions_made_while_the_bot_was_down_count_after_the_restart(
+    world: World, fake: FakeDiscord
+) -> None:
+    app = await world.boot()
+    world.matched(PAPER)
+    await app.poster.post_queued()
+    ref = world.ref()
+    await fake.react(ref, ALICE, "👍")
+    await until(lambda: world.votes() == {f"discord:{ALICE}": 1}, "Alice's vote")
+    await world.stop()
+    fake.keep_reaction(CHANNEL_ID, ref, "👍", BOB)  # while the bot is down
+    fake.keep_reaction(CHANNEL_ID, ref, "👍", ALICE, added=False)
+    fake.keep_reaction(CHANNEL_ID, ref, "👍", CAROL, burst=True)
+    app = await world.boot()
+    assert await app.decisions.reconcile_votes() == 3
+    assert world.votes() == {f"discord:{BOB}": 1, f"discord:{CAROL}": 1}
+    assert world.status() == "accepted"
+
+
+def test_paper_text_is_inert_in_every_message() -> None:
+    title = (
+        "[arXiv:2611.00515](https://evil.example/login) and [b](https://x.example) <@1> @everyone"
+    )
+    reply = render_reply(Reply(f"Posted {title} <https://arxiv.org/abs/2611.00515>", ()))
+    assert "](https" not in reply.replace("\\](https", "")
+    assert "\\[b\\]" in reply and "\\<\\@1\\>" in reply and "\\@everyone" in reply
+    assert "<https://arxiv.org/abs/2611.00515>" in reply
+    embed = render_embed(PostView(Paper("2611.00515", title), ("r",), ()))
+    assert embed.title is not None and "\\[b\\]" in embed.title
+
+
+def test_paperbot_discord_sync_registers_the_commands(tmp_path: Path, fake: FakeDiscord) -> None:
+    (tmp_path / "paperbot.toml").write_text(
+        f'[[routes]]\nname = "r"\ncategories = ["cs.DC"]\naccept = ["llm"]\n'
+        f'discord_channel = "{CHANNEL_ID}"\n',
+        encoding="utf-8",
+    )
+    env = env_for(
+        tmp_path,
+        "http://127.0.0.1:9",
+        DISCORD_TOKEN=TOKEN,
+        DISCORD_API_URL=fake.api_url,
+        DISCORD_GATEWAY_URL=fake.gateway_url,
+    )
+    for _ in range(2):  # forced: it writes even when nothing changed
+        done = subprocess.run(
+            [sys.executable, "-m", "bot", "discord", "sync"],
+            env=env,
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert done.returncode == 0, done.stderr
+    assert len(fake.seen("PUT", f"/applications/{APP_ID}/commands")) == 2

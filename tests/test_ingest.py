@@ -199,7 +199,8 @@ async def test_missed_days_are_caught_up_through_the_api(
     query = api_request.query["search_query"]
     assert "cat:cs.DC" in query and "cat:cs.OS" in query and "submittedDate:[" in query
     caught = store(tmp_path, clock).get_paper(missed.id)
-    assert caught is not None and caught.listing_date == date(2026, 11, 23)  # its v1 date
+    # submitted Monday 13:00 ET, before the cut-off: the first listing it could be in is Tuesday's
+    assert caught is not None and caught.listing_date == date(2026, 11, 24)
 
     # the gap is closed: the next poll asks the API nothing
     clock.advance(minutes=15)
@@ -310,3 +311,72 @@ async def test_the_atom_feed_works_the_same(
     assert [m.paper.paper.id for m in report.matches] == [SERVING.id, CROSS.id]
     assert report.matches[0].paper.listing_date == TUE
     assert [r.source for r in report.runs] == ["atom:cs.DC+cs.OS"]
+
+
+def _many(n: int) -> list[Item]:
+    """`n` LLM papers submitted over 2026-11-01..20, a few hours apart."""
+    return [
+        Item(
+            f"2611.{60000 + i}",
+            f"LLM inference {i}",
+            categories=("cs.DC",),
+            published=datetime(2026, 11, 1 + (i * 7) % 20, (i * 5) % 24, i % 60, tzinfo=UTC),
+        )
+        for i in range(n)
+    ]
+
+
+async def test_backfill_splits_a_window_holding_more_than_one_query_serves(
+    tmp_path: Path, fake_arxiv: FakeArxiv, clock: FakeClock, config_file: Path
+) -> None:
+    items = _many(45)
+    fake_arxiv.catalogue(items, limit=10)  # the API's 30000, made small
+    settings = make_settings(tmp_path, fake_arxiv.url, arxiv_page_size=4, arxiv_query_limit=10)
+    async with open_ingest(settings, clock=clock) as pipe:
+        report = await pipe.backfill(date(2026, 11, 1), date(2026, 11, 20))
+    assert report.fetched == 45 and report.new_papers == 45 and report.splits > 0
+    assert store(tmp_path, clock).count_papers() == 45
+    for seen in fake_arxiv.requests_to("/api/query"):  # never a page the API refuses
+        assert int(seen.query["start"]) + int(seen.query["max_results"]) <= 10
+    # finished: no resume point is left behind
+    assert store(tmp_path, clock).backfill_resume("cs.DC+cs.OS:2026-11-01:2026-11-20") == 0
+
+
+async def test_an_interrupted_split_backfill_resumes_without_refetching_finished_parts(
+    tmp_path: Path, fake_arxiv: FakeArxiv, clock: FakeClock, config_file: Path
+) -> None:
+    items = _many(45)
+    fake_arxiv.catalogue(items, limit=10)
+    settings = make_settings(tmp_path, fake_arxiv.url, arxiv_page_size=4, arxiv_query_limit=10)
+
+    class Stop(Exception):
+        pass
+
+    def stop_after_20(done: int, total: int | None) -> None:
+        if done >= 20:
+            raise Stop  # stands for SIGTERM between two pages
+
+    async with open_ingest(settings, clock=clock) as pipe:
+        with pytest.raises(Stop):
+            await pipe.backfill(date(2026, 11, 1), date(2026, 11, 20), progress=stop_after_20)
+    first = store(tmp_path, clock).count_papers()
+    assert 20 <= first < 45
+    async with open_ingest(settings, clock=clock) as pipe:
+        report = await pipe.backfill(date(2026, 11, 1), date(2026, 11, 20))
+    assert store(tmp_path, clock).count_papers() == 45
+    assert report.new_papers == 45 - first
+    assert report.fetched < 45  # the parts finished before the interruption are not asked again
+
+
+async def test_a_resume_point_past_the_limit_starts_over_in_parts_instead_of_failing(
+    tmp_path: Path, fake_arxiv: FakeArxiv, clock: FakeClock, config_file: Path
+) -> None:
+    """What an older paperbot saved after 30000 results: every retry failed at once."""
+    fake_arxiv.catalogue(_many(25), limit=10)
+    db = store(tmp_path, clock)
+    db.set_backfill_resume("cs.DC+cs.OS:2026-11-01:2026-11-20", 10)
+    db.close()
+    settings = make_settings(tmp_path, fake_arxiv.url, arxiv_page_size=4, arxiv_query_limit=10)
+    async with open_ingest(settings, clock=clock) as pipe:
+        report = await pipe.backfill(date(2026, 11, 1), date(2026, 11, 20))
+    assert report.fetched == 25 and store(tmp_path, clock).count_papers() == 25

@@ -110,7 +110,7 @@ def test_a_line_deleted_by_hand_is_a_rejection_and_never_comes_back(
     assert result.hand_deleted == ["2611.00002"]
     decision = store.decision("2611.00002", "llm")
     assert decision is not None
-    assert (decision.status, decision.decided_by) == ("rejected", "hand-edit")
+    assert (decision.status, decision.decided_by) == ("rejected", "Person <person@example.org>")
     assert "2611.00002" not in remote_text(remote)
     assert not Publisher(store).publish(route_for(work)).changed
 
@@ -278,6 +278,6 @@ def test_the_wrong_file_is_refused_not_taken_as_deletions(
         categories=("cs.DC",),
         list_target=ListTarget(repo=work, path="README.md", branch="main", remote="origin"),
     )
-    with pytest.raises(PaperbotError, match=r"none of the 3 papers published .*README\.md"):
+    with pytest.raises(PaperbotError, match=r"none of the 4 papers published .*README\.md"):
         Publisher(store).publish(wrong)
     assert {d.status for d in store.decisions("llm")} == {"accepted"}

@@ -4,6 +4,7 @@ files that are not UTF-8 and remotes that never answer. Real git, real repositor
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import textwrap
@@ -17,7 +18,7 @@ from bot import paperlist
 from bot.errors import ListFormatError, PaperbotError
 from bot.publish import Publisher
 from storage.store import Store
-from tests.conftest import FakeClock
+from tests.conftest import FakeClock, env_for
 from tests.fakes.git import GIT_ENV, SilentServer, SmartHttp, bare_remote, clone, git
 from tests.test_publish import START, accept, remote_text, route_for
 
@@ -311,3 +312,37 @@ def test_a_remote_that_never_answers_fails_within_the_timeout(
     one_sentence(str(caught.value))
     assert "t0ken-value" not in str(caught.value)
     assert status(work) == ""
+
+
+def test_sigterm_while_a_push_hangs_exits_within_ten_seconds(
+    tmp_path: Path, remote_start: Path, config_file: Path, store: Store
+) -> None:
+    """`paperbot run` publishes in a worker thread; SIGTERM kills the git call that hangs."""
+    work = clone(remote_start, tmp_path / "work")
+    accept(store, "2611.00002", "Serving LLMs", date(2026, 11, 24))
+    store.decide("2611.00002", "llm-systems", "accepted", "alice", "accepted by alice")
+    store.mark_unpublished("llm-systems")  # a publish is due as soon as run starts
+    with config_file.open("a", encoding="utf-8") as routes:
+        routes.write(f"[routes.list]\nrepo = '{work}'\npath = 'papers.md'\nremote = 'origin'\n")
+    with SilentServer() as silent:
+        git(work, "remote", "set-url", "origin", silent.url("papers.git"))
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "bot", "run"],
+            env=env_for(tmp_path, "http://127.0.0.1:9", PAPERBOT_PUBLISH_INTERVAL="1"),
+            cwd=tmp_path,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            assert silent.connected.wait(60), "paperbot never reached the remote"
+            started = time.monotonic()
+            proc.send_signal(signal.SIGTERM)
+            rest = proc.communicate(timeout=30)[1]
+            took = time.monotonic() - started
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.communicate()
+    assert proc.returncode == 0, rest
+    assert took < 10, f"exited {took:.1f} s after SIGTERM"
+    assert "paperbot stopped" in rest

@@ -109,6 +109,9 @@ class Recorder:
         self.commands.append((event, reply))
         return reply
 
+    async def on_votes_changed(self, channel: str, ref: str) -> None:
+        await self.app.on_votes_changed(channel, ref)
+
 
 class World:
     def __init__(self, tmp_path: Path, clock: FakeClock, fake: FakeSlack, **overrides: Any):
@@ -329,7 +332,7 @@ async def test_hostile_text_is_escaped_and_a_huge_abstract_fits_slacks_limits(
     await world.app.digests.send_digest(ROUTE)
     digest = fake.history(CHANNEL)[-1]["text"]
     assert "&lt;!channel&gt; LLMs &amp;" in digest
-    assert "<https://arxiv.org/abs/2611.00002>" in digest
+    assert "<https://arxiv.org/abs/2611.00002|" in digest  # the digest's own link
     assert "<!channel>" not in digest
 
 
@@ -727,3 +730,139 @@ def test_core_text_keeps_its_links_and_nothing_else(text: str, title: str) -> No
     assert render_text("• A <https://arxiv.org/abs/2611.00002> 👍") == (
         "• A <https://arxiv.org/abs/2611.00002> 👍"
     )
+
+
+# --- a bad day on Slack ------------------------------------------------------------------------
+
+
+async def test_a_post_whose_metadata_slack_dropped_is_found_by_its_button_value(
+    tmp_path: Path, clock: FakeClock, fake: FakeSlack, caplog: pytest.LogCaptureFixture
+) -> None:
+    fake.drop_metadata = "invalid_metadata_schema"  # Slack ignores metadata, with a warning
+    before = await World(tmp_path, clock, fake).open()
+    before.matched("2611.00002", "Serving LLMs")
+    channel = f"slack:{CHANNEL}"
+    before.store.post_intent("2611.00002", channel, [ROUTE])
+    view = before.app.poster.view("2611.00002", channel)
+    assert view is not None
+    with caplog.at_level("WARNING"):
+        ours = await before.chat.post_paper(CHANNEL, view, post_nonce("2611.00002", channel))
+    assert "invalid_metadata_schema" in caplog.text
+    assert "metadata" not in fake.history(CHANNEL)[-1]
+    await before.chat.close()  # the process died before recording the ts
+
+    after = await World(tmp_path, clock, fake).open()
+    try:
+        await after.app.poster.reconcile()
+        assert len(fake.calls_to("chat.postMessage")) == 1  # found, not posted twice
+        assert after.ref("2611.00002") == ours
+    finally:
+        await after.close()
+        before.store.close()
+
+
+async def test_fresh_posts_read_no_history_and_a_long_rate_limit_only_delays(
+    world: World, fake: FakeSlack
+) -> None:
+    for n in range(30):
+        world.matched(f"2611.{n:05d}", f"LLM paper {n}")
+    fake.fail("chat.postMessage", retry_after=300)  # longer than paperbot waits
+    await world.app.poster.post_queued()  # the first post fails, the others go out
+    assert fake.calls_to("conversations.history") == []  # nothing scanned for fresh intents
+    assert world.sleeps == []  # a 300 s Retry-After is not waited out holding the lock
+    before = len(fake.calls_to("chat.postMessage"))
+    await world.app.poster.post_queued()  # the next round: only the unknown one is looked up
+    assert len(fake.calls_to("conversations.history")) == 1
+    assert len(fake.calls_to("chat.postMessage")) == before + 1
+
+
+async def test_a_missing_history_scope_stops_start_up_naming_the_scope(
+    world: World, fake: FakeSlack
+) -> None:
+    fake.fail(
+        "conversations.history",
+        error="missing_scope",
+        times=None,
+        needed="channels:history",
+        provided="chat:write,reactions:read",
+    )
+    with pytest.raises(ChatError, match="lacks the channels:history scope for conversations"):
+        await world.app.channels.check()
+
+
+async def test_an_archived_channel_is_set_aside_once_and_shows_in_status(
+    world: World, fake: FakeSlack, caplog: pytest.LogCaptureFixture
+) -> None:
+    world.matched("2611.00002", "Serving LLMs")
+    fake.archived.add(CHANNEL)
+    with caplog.at_level("ERROR"):
+        await world.app.poster.post_queued()
+        await world.app.poster.post_queued()  # not retried: nothing changed
+    assert len(fake.calls_to("chat.postMessage")) == 1
+    assert [r.levelname for r in caplog.records if "is archived" in r.message] == ["ERROR"]
+    problems = world.store.channel_problems()
+    assert "is archived" in problems[f"slack:{CHANNEL}"]
+    # the routes file changes: the channel is tried again, and works once unarchived
+    fake.archived.discard(CHANNEL)
+    config = world.settings.paperbot_config
+    config.write_text(config.read_text(encoding="utf-8") + "\n# edited\n", encoding="utf-8")
+    await world.app.poster.post_queued()
+    assert len(fake.calls_to("chat.postMessage")) == 2
+    assert world.store.channel_problems() == {}
+
+
+async def test_a_revoked_bot_token_mid_run_marks_the_chat_failed(
+    world: World, fake: FakeSlack
+) -> None:
+    world.matched("2611.00002", "Serving LLMs")
+    fake.fail("chat.postMessage", error="token_revoked", times=None)
+    await world.app.poster.post_queued()
+    assert world.chat.failed.is_set()
+    assert str(world.chat.failed.reason).startswith("Slack rejected SLACK_BOT_TOKEN")
+
+
+async def test_a_revoked_app_token_ends_socket_mode_instead_of_retrying(
+    world: World, fake: FakeSlack
+) -> None:
+    fake.fail("apps.connections.open", error="invalid_auth", times=None)
+    await fake.disconnect_sockets()  # Slack asks the client to reconnect
+    await until(lambda: world.chat.failed.is_set(), "the chat to fail")
+    assert "SLACK_APP_TOKEN" in str(world.chat.failed.reason)
+
+
+async def test_other_bots_reactions_never_vote_and_votes_made_while_down_count(
+    world: World, fake: FakeSlack
+) -> None:
+    world.matched("2611.00002", "Serving LLMs")
+    await world.app.poster.post_queued()
+    ts = world.ref("2611.00002")
+    fake.bot_users.add("U0OTHERBOT")
+    await react(fake, "Ev1", "U0OTHERBOT", "thumbsup", ts)
+    await react(fake, "Ev2", "U0CAROL01", "-1", ts)
+    await until(lambda: len(world.events.votes) == 1, "the person's vote")
+    assert world.votes("2611.00002") == {"slack:U0CAROL01": -1}
+    # the bot is down: Alice reacts, Carol takes hers back, another bot reacts
+    fake.keep_reaction(CHANNEL, ts, "U0ALICE01", "thumbsup")
+    fake.keep_reaction(CHANNEL, ts, "U0OTHERBOT", "thumbsup")
+    assert await world.app.decisions.reconcile_votes() == 2
+    assert world.votes("2611.00002") == {"slack:U0ALICE01": 1}
+
+
+def test_answers_and_digests_stay_readable_and_inert() -> None:
+    items = tuple(
+        ReplyItem(
+            f"2611.{n:05d}",
+            f"<https://evil.example/{n}> title {n} " * 5,
+            f"https://arxiv.org/abs/2611.{n:05d}",
+        )
+        for n in range(500)
+    )
+    text = render_reply(
+        Reply("Posted <https://evil.example> <https://arxiv.org/abs/2611.00001>", items)
+    )
+    assert len(text) <= 4000
+    assert text.endswith("more")
+    assert "<https://evil" not in text
+    assert "<https://arxiv.org/abs/2611.00001>" in text
+    view = PostView(Paper("2611.00002", "https://evil.example <!here>"), (ROUTE,), ())
+    assert all(b["text"]["verbatim"] for b in post_blocks(view) if b["type"] == "section")

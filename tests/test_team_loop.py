@@ -432,6 +432,19 @@ async def test_digest_shows_outcomes_and_what_was_decided_since_the_last_one(
     assert "2611.00001" not in second
 
 
+async def test_a_digest_shows_tags_and_tldr_once_known(world: World, clock: FakeClock) -> None:
+    world.matched("2611.00001")
+    await world.app.poster.post_queued()
+    world.store.set_note(
+        "2611.00001", "llm-systems", tags=["serving"], tags_by="terms", tldr="2x faster.",
+        tldr_by="llm",
+    )  # fmt: skip
+    clock.advance(hours=1)
+    await world.app.digests.send_digest("llm-systems")
+    (text,) = world.chat.texts(CHANNEL)
+    assert "(posted · pending · 👍 0 👎 0 · serving · TL;DR: 2x faster.)" in text
+
+
 async def test_a_digest_schedule_edit_is_followed_at_the_next_poll(world: World) -> None:
     scheduler = AsyncIOScheduler(timezone="UTC")
     polls: list[int] = []

@@ -1,23 +1,18 @@
-"""The one way paperbot talks to arXiv: paced, retried, conditional, identified.
+"""The one way paperbot talks to arXiv: paced, retried, conditional, identified, capped.
 
-arXiv asks for at most one request every 3 seconds over one connection, across all of a
-user's machines. Every paperbot process on the same database shares one pace through a lock
-file beside the database: the lock is held for the whole request (one connection at a time)
-and records when the last request ended. Retries back off on 429, 5xx, timeouts, connection
-errors and bodies that are not a usable answer (arXiv's throttling sometimes answers 200 with
-an empty page). Waits are settings, so tests run them at zero.
-
-Bodies are read in chunks and decompressed here, with a bounded output per step, so a body
-(or a gzip bomb) larger than `max_body` bytes, decompressed, is refused without being held in
-memory. Parsing (feedparser, lxml) runs in a worker thread, so votes and commands keep flowing.
+One request at a time and one pace per database, shared by every process through a lock
+file; retries back off on 429, 5xx, timeouts and unusable bodies; bodies are capped after
+decompression; parsing runs in a worker thread. The details: docs/arxiv.md.
 """
 
 from __future__ import annotations
 
 import asyncio
+import email.utils
 import fcntl
 import logging
 import os
+import socket
 import time
 import zlib
 from collections.abc import Awaitable, Callable
@@ -35,7 +30,7 @@ from tenacity import (
     wait_exponential,
 )
 
-from bot.errors import ArxivUnavailable, FeedError
+from bot.errors import ArxivUnavailable, ConfigError, FeedError
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +38,7 @@ T = TypeVar("T")
 Sleep = Callable[[float], Awaitable[None]]
 
 DEFAULT_MAX_BODY = 64 * 1024 * 1024  # bytes, decompressed; Settings.arxiv_max_body
+_LOCK_POLL = 0.01  # seconds between tries for a pace lock another process holds
 _CHUNK = 256 * 1024  # bytes read, and at most decompressed, per step
 _DECODERS = {"gzip": zlib.MAX_WBITS | 16, "x-gzip": zlib.MAX_WBITS | 16, "deflate": zlib.MAX_WBITS}
 
@@ -76,7 +72,8 @@ class Pacer:
     """At most one request per `interval` seconds and one at a time, across processes.
 
     The lock file holds the wall-clock time the previous request ended. `flock` is released
-    by the OS when a process dies, so a killed poller never blocks the next one.
+    by the OS when a process dies, so a killed poller never blocks the next one. The wait for
+    the lock is bounded (`lock_wait`) and cancellable: it polls, never blocks a thread.
     """
 
     def __init__(
@@ -92,11 +89,18 @@ class Pacer:
         self.wall_time = wall_time
         self._local = asyncio.Lock()
 
-    async def run(self, request: Callable[[], Awaitable[T]]) -> T:
+    async def run(self, request: Callable[[], Awaitable[T]], *, lock_wait: float = 60.0) -> T:
+        """Run `request` holding the pace; _Retryable if another process holds it too long."""
         async with self._local:
-            fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o600)
             try:
-                await asyncio.to_thread(fcntl.flock, fd, fcntl.LOCK_EX)
+                fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+            except OSError as exc:
+                raise ConfigError(
+                    f"cannot open the arXiv pace lock {self.lock_path}: {exc.strerror}; "
+                    "check that the database folder (PAPERBOT_DB) exists and is writable"
+                ) from exc
+            try:
+                await self._lock(fd, lock_wait)
                 last = _read_float(fd)
                 wait = last + self.interval - self.wall_time()
                 if wait > 0:
@@ -104,11 +108,38 @@ class Pacer:
                 try:
                     return await request()
                 finally:
-                    os.lseek(fd, 0, os.SEEK_SET)
-                    os.ftruncate(fd, 0)
-                    os.write(fd, repr(self.wall_time()).encode())
+                    _write_time(fd, self.wall_time())
             finally:
                 os.close(fd)  # closing releases the flock
+
+    async def _lock(self, fd: int, lock_wait: float) -> None:
+        """Take the flock, polling: a cancelled wait leaves no thread blocked behind."""
+        deadline = time.monotonic() + lock_wait
+        waiting = False
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                return
+            except BlockingIOError:
+                pass
+            if time.monotonic() >= deadline:
+                raise _Retryable(
+                    f"another paperbot process held the arXiv pace lock {self.lock_path} "
+                    f"for over {lock_wait:.0f} s"
+                )
+            if not waiting:
+                waiting = True
+                log.info("waiting for the arXiv pace lock %s (another process)", self.lock_path)
+            await asyncio.sleep(_LOCK_POLL)
+
+
+def _write_time(fd: int, moment: float) -> None:
+    try:
+        os.lseek(fd, 0, os.SEEK_SET)
+        os.ftruncate(fd, 0)
+        os.write(fd, repr(moment).encode())
+    except OSError as exc:  # a full disk must not hide the request's own outcome
+        log.warning("cannot record the arXiv pace in the lock file: %s", exc.strerror)
 
 
 def _read_float(fd: int) -> float:
@@ -132,11 +163,15 @@ class ArxivClient:
         retry_wait: float,
         sleep: Sleep = asyncio.sleep,
         max_body: int = DEFAULT_MAX_BODY,
+        fail_fast: bool = False,
     ) -> None:
         self.pacer = pacer
+        self.fail_fast = fail_fast  # one-shot commands: no address or no listener is final
         self.max_body = max_body
         self.user_agent = user_agent
         self.timeout = timeout
+        # Another process holds the pace for at most its pause and one request.
+        self.lock_wait = 2 * (timeout + pacer.interval)
         self.retries = retries
         self.retry_wait = retry_wait
         self.sleep = sleep
@@ -146,6 +181,7 @@ class ArxivClient:
         self._session = aiohttp.ClientSession(
             connector=aiohttp.TCPConnector(limit=1),
             headers={"User-Agent": self.user_agent, "Accept-Encoding": "gzip"},
+            # `total` bounds the whole exchange: connect, headers and every byte of the body.
             timeout=aiohttp.ClientTimeout(total=self.timeout),
             auto_decompress=False,  # _read_body decompresses, counting what comes out
         )
@@ -181,7 +217,9 @@ class ArxivClient:
             headers["If-Modified-Since"] = last_modified
 
         async def attempt() -> Fetched[T]:
-            raw = await self.pacer.run(lambda: self._request(url, headers))
+            raw = await self.pacer.run(
+                lambda: self._request(url, headers), lock_wait=self.lock_wait
+            )
             status, body, resp_etag, resp_modified = raw
             if status == 304:
                 return Fetched(None, True, etag, last_modified)
@@ -215,7 +253,11 @@ class ArxivClient:
                 raise exc.feed_error from None
             raise ArxivUnavailable(
                 f"arXiv did not answer usefully after {self.retries + 1} tries ({exc}); "
-                "paperbot will try again at the next poll"
+                + (
+                    "try again later"
+                    if self.fail_fast
+                    else "paperbot will try again at the next poll"
+                )
             ) from None
 
     def _wait(self, state: RetryCallState) -> float:
@@ -235,6 +277,11 @@ class ArxivClient:
                         f"HTTP {resp.status} from {url}",
                         retry_after=_retry_after(resp.headers.get("Retry-After")),
                     )
+                if 400 < resp.status < 500:  # a wrong address or a refusal: final
+                    raise FeedError(
+                        f"arXiv answered HTTP {resp.status} to {url}; "
+                        "check ARXIV_RSS_URL, ARXIV_ATOM_URL and ARXIV_API_URL"
+                    )
                 body = await self._read_body(resp, url)
                 if resp.status not in (200, 304, 400):
                     raise _Retryable(f"HTTP {resp.status} from {url}")
@@ -244,6 +291,12 @@ class ArxivClient:
                     resp.headers.get("ETag"),
                     resp.headers.get("Last-Modified"),
                 )
+        except aiohttp.ClientConnectorError as exc:
+            if self.fail_fast and _unreachable(exc):
+                raise ArxivUnavailable(
+                    f"cannot reach {url} ({exc}); check the network and the ARXIV_*_URL settings"
+                ) from exc
+            raise _Retryable(f"{type(exc).__name__} talking to {url}: {exc}") from exc
         except (TimeoutError, aiohttp.ClientError) as exc:
             raise _Retryable(f"{type(exc).__name__} talking to {url}: {exc}") from exc
 
@@ -291,8 +344,25 @@ class ArxivClient:
         )
 
 
-def _retry_after(value: str | None) -> float | None:
-    try:
-        return float(value) if value is not None else None
-    except ValueError:
+def _retry_after(value: str | None, now: Callable[[], float] = time.time) -> float | None:
+    """Retry-After in seconds, from either form: a number of seconds or an HTTP date."""
+    if value is None:
         return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        return None
+    return max(0.0, when.timestamp() - now())
+
+
+def _unreachable(exc: aiohttp.ClientConnectorError) -> bool:
+    """No such host, or nothing listening: retrying within seconds will not change it."""
+    if isinstance(exc, aiohttp.ClientConnectorDNSError):
+        return True
+    return isinstance(exc.os_error, ConnectionRefusedError | socket.gaierror)

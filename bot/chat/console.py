@@ -9,9 +9,9 @@ from __future__ import annotations
 import itertools
 import logging
 
-from bot.chat.base import EventHandler
+from bot.chat.base import EventHandler, Failure, ReactionVotes
 from bot.display import post_content
-from bot.models import PostView
+from bot.models import PostView, Reply
 
 log = logging.getLogger(__name__)
 
@@ -22,6 +22,7 @@ class ConsoleChat:
     def __init__(self) -> None:
         self._refs = itertools.count(1)
         self._posts: dict[tuple[str, str], str] = {}
+        self.failed = Failure()
 
     async def start(self, handler: EventHandler) -> None:
         log.info("no chat platform configured: posts go to this log; decide with the CLI")
@@ -56,3 +57,12 @@ class ConsoleChat:
 
     async def send_text(self, channel: str, text: str) -> None:
         log.info("[%s] %s", channel, text)
+
+    async def reply_in_thread(self, channel: str, ref: str, text: str) -> None:
+        log.info("[%s] (reply to %s) %s", channel, ref, text)
+
+    async def send_reply(self, channel: str, reply: Reply) -> None:
+        log.info("[%s] %s", channel, reply.as_text())
+
+    async def read_votes(self, channel: str, ref: str) -> ReactionVotes:
+        return {}  # nobody reacts in a log

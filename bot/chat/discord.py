@@ -1,18 +1,20 @@
 """Discord: papers as embeds with persistent buttons, votes from reactions and clicks, `/papers`.
 
-Runs discord.py with no privileged intent (guilds and guild reactions only); raw reaction
-events make posts from before a restart count too. `invite_url` builds the OAuth2 link with
-exactly the permissions used. `find_post` finds a post again by its embed's URL.
+No privileged intent (guilds and guild reactions); raw reaction events count posts from
+before a restart. `/papers` is built from the catalogue and synced only when it changed.
+A gateway closed for good sets `failed`, so `paperbot run` exits and can be restarted.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
+import json
 import logging
 import re
 import shlex
-from collections.abc import Awaitable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Iterator, Sequence
 from typing import Any
 
 import aiohttp
@@ -24,12 +26,21 @@ from discord import app_commands
 
 from bot import display
 from bot.arxiv.ids import parse_arxiv_id
-from bot.chat.base import EventHandler
+from bot.chat.base import (
+    ChannelUnusable,
+    ChatDead,
+    EventHandler,
+    Failure,
+    ReactionVotes,
+)
+from bot.clock import system_clock
 from bot.config import Settings
 from bot.display import PostContent, clip, fold, post_content
 from bot.errors import ChatError, PaperbotError
 from bot.models import CommandEvent, PostView, Reply, Signal, VoteEvent
+from bot.papers_command import CATALOGUE, MAX_DAYS, CommandSpec
 from bot.voting import normalize_emoji, vote_value
+from storage.store import Store
 
 log = logging.getLogger(__name__)
 
@@ -81,6 +92,23 @@ LOGIN_REFUSED = (
     "(your application > Bot > Reset Token) into DISCORD_TOKEN in .env"
 )
 _CUSTOM_EMOJI = re.compile(r"<a?:\w{2,32}:\d{15,21}>")
+# close codes after which Discord will not take the bot back without a fix
+CLOSE_REASONS = {
+    4004: "the token was refused (reset or revoked); put the bot's current token in DISCORD_TOKEN",
+    4010: "the shard setting is invalid; check the shard settings",
+    4011: "the bot needs sharding; contact the maintainers",
+    4012: "the gateway version is no longer valid; upgrade paperbot",
+    4013: "the intents are invalid; upgrade paperbot",
+    4014: "the intents are not allowed for this bot; check the bot's settings in the "
+    "Developer Portal",
+}
+CLOSED = (
+    "the Discord connection is closed and cannot be used any more; paperbot stops so that "
+    "its supervisor restarts it"
+)
+# Discord JSON error codes that make a channel unusable until someone fixes it
+CHANNEL_GONE = {10003: "does not exist (deleted?)", 50001: "is out of the bot's reach"}
+CHANNEL_REFUSED = {50013: "denies the bot a permission it needs", 50083: "is archived"}
 
 # Exactly the channel permissions the bot uses (flag, Discord's name for it), and why.
 USED_PERMISSIONS = (
@@ -136,10 +164,11 @@ class DiscordChat:
             max_ratelimit_timeout=60.0,  # longer waits fail the call; the core retries it
         )
         self.tree = _Tree(self.client)
-        self.tree.add_command(PapersGroup(self))
+        self.tree.add_command(papers_group(self))
+        self.failed = Failure()
         self._handler: EventHandler | None = None
         self._gateway: asyncio.Task[None] | None = None
-        self._sync: asyncio.Task[None] | None = None
+        self._sync: asyncio.Task[bool] | None = None
         self._closing = False
 
     @property
@@ -216,33 +245,83 @@ class DiscordChat:
         if task.cancelled() or self._closing:
             return
         exc = task.exception()
-        if exc is not None:
-            log.error("the Discord connection ended and will not come back: %s", _failure(exc))
+        self.failed.set(gateway_closed(exc))
 
-    async def _sync_commands(self) -> None:
-        """Register /papers: in the DISCORD_GUILD_IDS servers at once, else globally."""
+    def commands_digest(self) -> str:
+        """What the command set and where it goes hash to: sync only when this changes."""
+        commands = [c.to_dict(self.tree) for c in self.tree.get_commands()]
+        where = sorted(self.settings.discord_guild_ids)
+        text = json.dumps({"commands": commands, "guilds": where}, sort_keys=True)
+        return hashlib.sha256(text.encode()).hexdigest()
+
+    async def _sync_commands(self, *, force: bool = False) -> bool:
+        """Register /papers when the command set changed since the last registration (kept
+        in the database), or when forced: in the DISCORD_GUILD_IDS servers, else globally."""
+        guilds = ",".join(str(g) for g in sorted(self.settings.discord_guild_ids))
+        digest = f"{self.commands_digest()}:{guilds}"
+        before = ""
         try:
-            if self.settings.discord_guild_ids:
-                for guild_id in self.settings.discord_guild_ids:
-                    guild = discord.Object(id=guild_id)
-                    self.tree.copy_global_to(guild=guild)
-                    await self.tree.sync(guild=guild)
-                log.info("/papers registered in servers %s", self.settings.discord_guild_ids)
-                return
-            await self.tree.sync()
-            # drop copies a setup run left in servers, or /papers shows up twice there
-            for server in self.client.guilds:
-                if self.tree.get_commands(guild=server):
-                    continue
-                await self.tree.sync(guild=server)
-            log.info("/papers registered globally (it may take a while to show everywhere)")
+            with _open_store(self.settings) as store:
+                before = store.commands_synced(PLATFORM) or ""
+        except PaperbotError as exc:
+            log.warning("could not read the command registration from the database: %s", exc)
+        if not force and before == digest:
+            log.info("/papers is registered already (unchanged)")
+            return True
+        stale = {int(g) for g in before.partition(":")[2].split(",") if g.isdigit()}
+        try:
+            await self._register_commands(stale - set(self.settings.discord_guild_ids))
         except asyncio.CancelledError:
             raise
-        except Exception as exc:  # a missing scope or a rate limit must not stop the bot
+        except Exception as exc:  # a refusal or a rate limit must not stop the bot
             log.warning(
-                "could not register /papers with Discord: %s; re-invite the bot with the URL "
-                "from `paperbot discord invite` (it adds the applications.commands scope)",
-                _failure(exc),
+                "%s",
+                exc
+                if isinstance(exc, ChatError)
+                else _could_not(
+                    "register /papers with Discord",
+                    _failure(exc),
+                    "it is tried again at the next start, or run `paperbot discord sync`",
+                ),
+            )
+            return False
+        with _open_store(self.settings) as store:
+            store.set_commands_synced(PLATFORM, digest)
+        return True
+
+    async def _register_commands(self, stale: set[int]) -> None:
+        for guild_id in sorted(stale):  # servers registered before: drop their copies
+            with _chat_errors(f"remove the /papers copy from Discord server {guild_id}"):
+                await self.tree.sync(guild=discord.Object(id=guild_id))
+        if self.settings.discord_guild_ids:
+            for guild_id in self.settings.discord_guild_ids:
+                guild = discord.Object(id=guild_id)
+                self.tree.copy_global_to(guild=guild)
+                with _chat_errors(
+                    f"register /papers in Discord server {guild_id}",
+                    hint="it is tried again at the next start, or run `paperbot discord sync`",
+                    not_found=(
+                        f"Discord server {guild_id} (in DISCORD_GUILD_IDS) refused /papers: the "
+                        "bot is not a member there; add it with the link from `paperbot "
+                        "discord invite`, or remove that id from DISCORD_GUILD_IDS"
+                    ),
+                ):
+                    await self.tree.sync(guild=guild)
+            log.info("/papers registered in servers %s", self.settings.discord_guild_ids)
+            return
+        with _chat_errors(
+            "register /papers with Discord",
+            hint="it is tried again at the next start, or run `paperbot discord sync`",
+        ):
+            await self.tree.sync()
+        log.info("/papers registered globally (it may take a while to show everywhere)")
+
+    async def sync_commands(self) -> None:
+        """`paperbot discord sync`: register /papers now, whatever the database says."""
+        if not await self._sync_commands(force=True):
+            raise ChatError(
+                "Discord did not take the /papers commands (the log above says why); fix "
+                "that and run `paperbot discord sync` again"
             )
 
     async def close(self) -> None:
@@ -291,7 +370,7 @@ class DiscordChat:
     async def post_paper(self, channel: str, view: PostView, nonce: str) -> str:
         """One message; a retry with the same nonce within minutes returns the same one."""
         target = self._channel(channel)
-        with _chat_errors(f"post {view.paper.id} to Discord channel {channel}"):
+        with self._errors(f"post {view.paper.id} to Discord channel {channel}", channel):
             message = await target.send(
                 embed=render_embed(view),
                 view=self._buttons(),
@@ -302,9 +381,62 @@ class DiscordChat:
 
     async def send_text(self, channel: str, text: str) -> None:
         target = self._channel(channel)
-        with _chat_errors(f"send a message to Discord channel {channel}"):
+        with self._errors(f"send a message to Discord channel {channel}", channel):
             for piece in split_text(text):
                 await target.send(piece)
+
+    async def reply_in_thread(self, channel: str, ref: str, text: str) -> None:
+        """A reply to the post that pings only the users mentioned as `<@id>` in `text`."""
+        target = self._channel(channel)
+        parts = re.split(r"(<@[0-9]+>)", text)
+        shown = "".join(p if re.fullmatch(r"<@[0-9]+>", p) else render_text(p) for p in parts)
+        users = [discord.Object(int(u)) for u in re.findall(r"<@([0-9]+)>", text)]
+        with self._errors(f"reply to message {ref} in Discord channel {channel}", channel):
+            await target.send(
+                shown[:TEXT_LIMIT],
+                reference=target.get_partial_message(_snowflake(ref, "message")),
+                allowed_mentions=discord.AllowedMentions(
+                    everyone=False, roles=False, users=users, replied_user=False
+                ),
+            )
+
+    async def send_reply(self, channel: str, reply: Reply) -> None:
+        """A digest or notice: one message, as many papers as fit, then how many are left."""
+        target = self._channel(channel)
+        with self._errors(f"send a message to Discord channel {channel}", channel):
+            await target.send(render_reply(reply))
+
+    async def read_votes(self, channel: str, ref: str) -> ReactionVotes:
+        """Who reacts with a voting emoji now (normal and super reactions; bots left out)."""
+        message = self._channel(channel).get_partial_message(_snowflake(ref, "message"))
+        up, down = self.settings.paperbot_up_emoji, self.settings.paperbot_down_emoji
+        found: dict[str, dict[str, int]] = {}
+        with self._errors(f"read the reactions on message {ref} in {channel}", channel):
+            full = await message.fetch()
+            for reaction in full.reactions:
+                name = _emoji_name(reaction.emoji)
+                value = vote_value(name, up, down) if name else None
+                if value is None:
+                    continue
+                for kind in (discord.ReactionType.normal, discord.ReactionType.burst):
+                    async for member in reaction.users(type=kind):
+                        if member.bot:
+                            continue
+                        found.setdefault(f"{PLATFORM}:{member.id}", {})[normalize_emoji(name)] = (
+                            value
+                        )
+        return found
+
+    @contextlib.contextmanager
+    def _errors(self, doing: str, channel: str | None = None) -> Iterator[None]:
+        """`_chat_errors`, and a chat that can no longer work is reported as `failed`."""
+        try:
+            with _chat_errors(doing, channel=channel):
+                yield
+        except ChatDead as exc:
+            if not self._closing:
+                self.failed.set(str(exc))
+            raise
 
     def _buttons(self) -> VoteButtons:
         """The buttons to render. A stopped copy: the view registered at start answers the
@@ -330,7 +462,7 @@ class DiscordChat:
         target = self._channel(channel)
         url = f"https://arxiv.org/abs/{paper_id}"
         me = self.bot_user_id
-        with _chat_errors(f"read Discord channel {channel}'s recent messages"):
+        with self._errors(f"read Discord channel {channel}'s recent messages", channel):
             async for message in target.history(limit=HISTORY_LIMIT):
                 if me is not None and message.author.id != me:
                     continue
@@ -339,6 +471,9 @@ class DiscordChat:
         return None
 
     def _channel(self, channel: str) -> discord.PartialMessageable:
+        if self.client.is_closed() and not self._closing:
+            self.failed.set(CLOSED)
+            raise ChatDead(CLOSED)
         return self.client.get_partial_messageable(_snowflake(channel, "channel"))
 
     # --- updating ----------------------------------------------------------------------------
@@ -346,16 +481,30 @@ class DiscordChat:
     async def update_post(self, channel: str, ref: str, view: PostView) -> None:
         message = self._channel(channel).get_partial_message(_snowflake(ref, "message"))
         content = post_content(view)
-        with _chat_errors(f"update message {ref} in Discord channel {channel}"):
+        with self._errors(f"update message {ref} in Discord channel {channel}", channel):
             await message.edit(
                 embed=_embed(content), view=self._buttons() if content.buttons else None
             )
 
     # --- events ------------------------------------------------------------------------------
 
+    async def _on_cleared(self, channel_id: int, message_id: int) -> None:
+        """Reactions removed in bulk (all, or one emoji): the post's votes are read again."""
+        handler = self._handler
+        if handler is None:
+            return
+        try:
+            await handler.on_votes_changed(f"{PLATFORM}:{channel_id}", str(message_id))
+        except Exception:
+            log.exception("the votes on message %s could not be read again", message_id)
+
     async def _on_reaction(self, payload: discord.RawReactionActionEvent) -> None:
         handler = self._handler
         if handler is None:
+            return
+        if payload.event_type == "REACTION_REMOVE":
+            # the user may still hold the same vote by another reaction (a super reaction)
+            await self._on_cleared(payload.channel_id, payload.message_id)
             return
         vote = discord_reaction_to_vote(
             payload,
@@ -403,6 +552,9 @@ class DiscordChat:
     ) -> None:
         """Check the arguments, run the core's command, show its reply."""
         handler = self._handler
+        if interaction.guild_id is None:  # registered for servers only; a stale DM client
+            await _say(interaction, display.SERVERS_ONLY)
+            return
         event = discord_command_to_event(
             name,
             channel_id=interaction.channel_id,
@@ -457,8 +609,7 @@ def discord_reaction_to_vote(
     bot_user_id: int | None,
 ) -> VoteEvent | None:
     """A raw reaction add/remove as a vote; None for an emoji that is no vote."""
-    emoji = payload.emoji
-    name = str(emoji) if emoji.is_unicode_emoji() else (emoji.name or "")
+    name = _emoji_name(payload.emoji)
     value = vote_value(name, up, down) if name else None
     if value is None:
         return None
@@ -552,6 +703,10 @@ def _embed(content: PostContent) -> discord.Embed:
         )
     if content.categories:
         embed.add_field(name="Categories", value=_fit(escape(content.categories), CATEGORIES_CHARS))
+    if content.tags:
+        embed.add_field(name="Tags", value=_fit(escape(content.tags), CATEGORIES_CHARS))
+    if content.tldr:
+        embed.add_field(name="TL;DR", value=_fit(escape(content.tldr), FIELD_LIMIT), inline=False)
     embed.add_field(name="Votes", value=content.votes)
     embed.add_field(name="Status", value=_fit(escape(content.status), STATUS_CHARS))
     if content.reasons:
@@ -570,7 +725,7 @@ def _embed(content: PostContent) -> discord.Embed:
 
 def render_reply(reply: Reply, limit: int = TEXT_LIMIT) -> str:
     """A command's answer as one message: as many items as fit, then how many are left."""
-    head = _fit(reply.text, limit - 40)
+    head = _fit(render_text(reply.text), limit - 40)
     lines = [head]
     size = len(head)
     for n, item in enumerate(reply.items):
@@ -600,14 +755,41 @@ def split_text(text: str, limit: int = TEXT_LIMIT) -> Iterator[str]:
         yield rest
 
 
+_MARKUP = re.compile(r"[\\*_~|`\[\]<>@#]|://|^\s*-(?=\s)|^\s*\d+\.(?=\s)", re.MULTILINE)
+_ARXIV_LINK = re.compile(r"\\<https\\://(arxiv\.org/abs/[\w./-]+)\\>")
+
+
 def escape(text: str) -> str:
-    """Discord markdown's control characters; mentions are disarmed by AllowedMentions."""
-    return discord.utils.escape_markdown(text)
+    """Paper text as inert Discord text: every markdown, masked-link (`[a](b)`, however
+    many), autolink (`<url>`, `https://`), mention (`<@id>`, `@everyone`) and heading
+    or list marker escaped with a backslash, which Discord shows as the character itself."""
+    return _MARKUP.sub(_escaped, text)
+
+
+def _escaped(found: re.Match[str]) -> str:
+    mark = found.group()
+    if mark == "://":
+        return "\\://"
+    stripped = mark.lstrip()
+    return mark[: len(mark) - len(stripped)] + "\\" + stripped
+
+
+def render_text(text: str) -> str:
+    """Core text (a reply, a notice): escaped, with the core's own `<arXiv link>` kept."""
+    return _ARXIV_LINK.sub(r"<https://\1>", escape(text))
+
+
+def _emoji_name(emoji: discord.PartialEmoji | discord.Emoji | str) -> str:
+    if isinstance(emoji, str):
+        return emoji
+    if isinstance(emoji, discord.PartialEmoji) and emoji.is_unicode_emoji():
+        return str(emoji)
+    return emoji.name or ""
 
 
 def _link(url: str, label: str) -> str:
-    """`[label](<url>)`: brackets in the label would end it early; `<>` stops the preview."""
-    return f"[{label.replace('[', '(').replace(']', ')')}](<{url}>)"
+    """`[label](<url>)` for an escaped label (its brackets are inert); `<>` stops the preview."""
+    return f"[{label}](<{url}>)"
 
 
 def _lines(lines: Sequence[str], limit: int) -> str:
@@ -634,17 +816,87 @@ def _fit(text: str, limit: int) -> str:
 
 
 @contextlib.contextmanager
-def _chat_errors(doing: str, *, hint: str = "", not_found: str | None = None) -> Iterator[None]:
+def _chat_errors(
+    doing: str, *, hint: str = "", not_found: str | None = None, channel: str | None = None
+) -> Iterator[None]:
     """discord.py refusals and network failures inside become one ChatError:
-    "could not {doing}: {why}; {hint}" (`not_found` instead for a 403 or 404)."""
+    "could not {doing}: {why}; {hint}" (`not_found` instead for a 403 or 404). With a
+    `channel`, a refusal that only a person can fix is `ChannelUnusable`; a revoked token
+    or a closed client is `ChatDead`; anything else (429s included) is transient."""
     try:
         yield
     except discord.LoginFailure as exc:
-        raise ChatError(LOGIN_REFUSED) from exc
+        raise ChatDead(LOGIN_REFUSED) from exc
     except (discord.NotFound, discord.Forbidden) as exc:
+        if exc.status == 401:
+            raise ChatDead(LOGIN_REFUSED) from exc
+        if channel is not None and (why := _channel_problem(exc)) is not None:
+            raise ChannelUnusable(
+                f"Discord channel {channel} {why} ({exc.code}); give the bot access with "
+                "the link from `paperbot discord invite` and the channel's permissions, or "
+                "set another discord_channel in the routes file"
+            ) from exc
         raise ChatError(not_found or _could_not(doing, _failure(exc), hint)) from exc
-    except (discord.HTTPException, aiohttp.ClientError, OSError, TimeoutError) as exc:
+    except discord.HTTPException as exc:
+        if exc.status == 401:
+            raise ChatDead(LOGIN_REFUSED) from exc
+        if channel is not None and exc.code in CHANNEL_REFUSED:
+            raise ChannelUnusable(
+                f"Discord channel {channel} {CHANNEL_REFUSED[exc.code]} ({exc.code}); fix it "
+                "in Discord or set another discord_channel in the routes file"
+            ) from exc
+        raise ChatError(_could_not(doing, _failure(exc), hint or "it is retried later")) from exc
+    except discord.RateLimited as exc:  # not an HTTPException: a wait over 60 s
+        raise ChatError(
+            _could_not(
+                doing, f"Discord asks to wait {exc.retry_after:.0f} s", "it is retried later"
+            )
+        ) from exc
+    except RuntimeError as exc:  # discord.py's "Session is closed" once the client closed
+        if "closed" not in str(exc).lower():
+            raise
+        raise ChatDead(CLOSED) from exc
+    except (aiohttp.ClientError, OSError, TimeoutError) as exc:
         raise ChatError(_could_not(doing, _failure(exc), hint)) from exc
+
+
+def _channel_problem(exc: discord.HTTPException) -> str | None:
+    if exc.code in CHANNEL_GONE:
+        return CHANNEL_GONE[exc.code]
+    if exc.code in CHANNEL_REFUSED:
+        return CHANNEL_REFUSED[exc.code]
+    if isinstance(exc, discord.Forbidden):
+        return "is out of the bot's reach"
+    return None
+
+
+def gateway_closed(exc: BaseException | None) -> str:
+    """The one sentence for a gateway that closed for good (or a client that stopped)."""
+    if isinstance(exc, discord.PrivilegedIntentsRequired):
+        return f"Discord closed the gateway: {CLOSE_REASONS[4014]}, then restart paperbot"
+    if isinstance(exc, discord.ConnectionClosed):
+        why = CLOSE_REASONS.get(exc.code or 0)
+        if why is not None:
+            return f"Discord closed the gateway with code {exc.code}: {why}, then restart paperbot"
+        return (
+            f"Discord closed the gateway with code {exc.code} and will not resume it; paperbot "
+            "stops so that its supervisor restarts it"
+        )
+    if exc is not None:
+        return (
+            f"the Discord connection ended ({_failure(exc)}); paperbot stops so that its "
+            "supervisor restarts it"
+        )
+    return CLOSED
+
+
+@contextlib.contextmanager
+def _open_store(settings: Settings) -> Iterator[Store]:
+    store = Store.open(settings.paperbot_db, system_clock)
+    try:
+        yield store
+    finally:
+        store.close()
 
 
 @contextlib.contextmanager
@@ -714,6 +966,14 @@ class _Client(discord.Client):
     async def on_raw_reaction_remove(self, payload: discord.RawReactionActionEvent) -> None:
         await self.chat._on_reaction(payload)
 
+    async def on_raw_reaction_clear(self, payload: discord.RawReactionClearEvent) -> None:
+        await self.chat._on_cleared(payload.channel_id, payload.message_id)
+
+    async def on_raw_reaction_clear_emoji(
+        self, payload: discord.RawReactionClearEmojiEvent
+    ) -> None:
+        await self.chat._on_cleared(payload.channel_id, payload.message_id)
+
 
 class VoteButtons(discord.ui.View):
     """Accept/Reject under each post. One instance, registered at start, answers every post."""
@@ -739,70 +999,70 @@ class VoteButtons(discord.ui.View):
         await self.chat._on_button(interaction, button.custom_id)
 
 
-class PapersGroup(app_commands.Group):
-    """`/papers ...`: each subcommand builds the core's command text and shows its `Reply`."""
+DESCRIBE = {
+    "days": f"How many days back (1 to {MAX_DAYS})",
+    "words": "Words to look for, such as: kv cache",
+    "id": "An arXiv id, such as 2503.12228",
+}
 
-    def __init__(self, chat: DiscordChat) -> None:
-        super().__init__(name="papers", description="Papers paperbot found, and the team's votes")
-        self.chat = chat
 
-    @app_commands.command(description="Papers matched in the last days")
-    @app_commands.describe(days="How many days back (1 to 365, default 3)")
-    async def recent(
-        self, interaction: discord.Interaction, days: app_commands.Range[int, 1, 365] = 3
-    ) -> None:
-        await self.chat._on_command(interaction, "recent", days=days)
+def papers_group(chat: DiscordChat) -> app_commands.Group:
+    """`/papers`, built from the catalogue, for servers only (never in DMs)."""
+    group = app_commands.Group(
+        name="papers",
+        description="Papers paperbot found, and the team's votes",
+        guild_only=True,
+        allowed_contexts=app_commands.AppCommandContext(guild=True),
+    )
+    for spec in CATALOGUE:
+        callback = _subcommand(chat, spec)
+        if spec.arg is not None:
+            callback = app_commands.describe(**{_ARG[spec.arg]: DESCRIBE[spec.arg]})(callback)
+        group.add_command(
+            app_commands.Command(
+                name=spec.name, description=clip(spec.help, 100), callback=callback
+            )
+        )
+    return group
 
-    @app_commands.command(description="Search titles, abstracts and authors, newest first")
-    @app_commands.describe(words="Words to look for, such as: kv cache")
-    async def search(
-        self, interaction: discord.Interaction, words: app_commands.Range[str, 1, 200]
-    ) -> None:
-        await self.chat._on_command(interaction, "search", words=words)
 
-    @app_commands.command(description="Papers accepted in the last days")
-    @app_commands.describe(days="How many days back (1 to 365, default 7)")
-    async def accepted(
-        self, interaction: discord.Interaction, days: app_commands.Range[int, 1, 365] = 7
-    ) -> None:
-        await self.chat._on_command(interaction, "accepted", days=days)
+_ARG = {"days": "days", "words": "words", "id": "paper"}
+Callback = Callable[..., Coroutine[Any, Any, None]]
 
-    @app_commands.command(description="Papers rejected in the last days")
-    @app_commands.describe(days="How many days back (1 to 365, default 7)")
-    async def rejected(
-        self, interaction: discord.Interaction, days: app_commands.Range[int, 1, 365] = 7
-    ) -> None:
-        await self.chat._on_command(interaction, "rejected", days=days)
 
-    @app_commands.command(description="Posted papers still waiting for votes")
-    async def pending(self, interaction: discord.Interaction) -> None:
-        await self.chat._on_command(interaction, "pending")
+def _subcommand(chat: DiscordChat, spec: CommandSpec) -> Callback:
+    """The callback of one catalogue entry, with the typed argument its kind needs."""
+    name = spec.name
+    if spec.arg == "days":
+        default = spec.default_days or 3
 
-    @app_commands.command(description="Counts and top voters")
-    async def stats(self, interaction: discord.Interaction) -> None:
-        await self.chat._on_command(interaction, "stats")
+        async def with_days(
+            interaction: discord.Interaction, days: app_commands.Range[int, 1, 365] = default
+        ) -> None:
+            await chat._on_command(interaction, name, days=days)
 
-    @app_commands.command(description="Which rule matched what, and the votes")
-    @app_commands.describe(paper="An arXiv id, such as 2503.12228")
-    async def why(
-        self, interaction: discord.Interaction, paper: app_commands.Range[str, 1, 100]
-    ) -> None:
-        await self.chat._on_command(interaction, "why", paper=paper)
+        return with_days
+    if spec.arg == "words":
 
-    @app_commands.command(description="Fetch a paper by id and post it for votes")
-    @app_commands.describe(paper="An arXiv id, such as 2503.12228")
-    async def add(
-        self, interaction: discord.Interaction, paper: app_commands.Range[str, 1, 100]
-    ) -> None:
-        await self.chat._on_command(interaction, "add", paper=paper)
+        async def with_words(
+            interaction: discord.Interaction, words: app_commands.Range[str, 1, 200]
+        ) -> None:
+            await chat._on_command(interaction, name, words=words)
 
-    @app_commands.command(description="Last good poll, next poll, pending posts")
-    async def status(self, interaction: discord.Interaction) -> None:
-        await self.chat._on_command(interaction, "status")
+        return with_words
+    if spec.arg == "id":
 
-    @app_commands.command(name="help", description="What each /papers command does")
-    async def help_(self, interaction: discord.Interaction) -> None:
-        await self.chat._on_command(interaction, "help")
+        async def with_paper(
+            interaction: discord.Interaction, paper: app_commands.Range[str, 1, 100]
+        ) -> None:
+            await chat._on_command(interaction, name, paper=paper)
+
+        return with_paper
+
+    async def bare(interaction: discord.Interaction) -> None:
+        await chat._on_command(interaction, name)
+
+    return bare
 
 
 class _Tree(app_commands.CommandTree[discord.Client]):
@@ -855,3 +1115,17 @@ async def fetch_application_id(settings: Settings) -> int:
     if client.application_id is None:
         raise ChatError("Discord did not say the application id; set DISCORD_APPLICATION_ID")
     return client.application_id
+
+
+async def sync_commands(settings: Settings) -> None:
+    """`paperbot discord sync`: register /papers now (log in over REST only, no gateway)."""
+    chat = DiscordChat(settings)
+    assert settings.discord_token is not None
+    discord.http.Route.BASE = settings.discord_api_url.rstrip("/")
+    try:
+        with _chat_errors(f"log in to Discord at {settings.discord_api_url}"):
+            await chat.client.login(settings.discord_token.get_secret_value())
+        await chat.sync_commands()
+    finally:
+        chat._closing = True
+        await chat.client.close()

@@ -1,8 +1,8 @@
 """Slack: papers as Block Kit posts, votes from reactions and buttons, `/papers` commands.
 
-Runs slack-bolt's `AsyncApp` (Socket Mode, or HTTP checked against SLACK_SIGNING_SECRET) on an
-`AsyncWebClient` built here, so SLACK_API_URL and SLACK_PROXY reach every call. Each post
-carries metadata (`paperbot_paper`), so `find_post` finds it again after a crash.
+slack-bolt's `AsyncApp` (Socket Mode, or HTTP with SLACK_SIGNING_SECRET) on an `AsyncWebClient`
+built here (SLACK_API_URL, SLACK_PROXY). A post names its paper in metadata, button value and
+text, so `find_post` finds it again; a revoked token sets `failed` so `run` exits.
 """
 
 from __future__ import annotations
@@ -34,7 +34,13 @@ from slack_sdk.http_retry.state import RetryState
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import display
-from bot.chat.base import EventHandler
+from bot.chat.base import (
+    ChannelUnusable,
+    ChatDead,
+    EventHandler,
+    Failure,
+    ReactionVotes,
+)
 from bot.config import Settings
 from bot.display import PostContent, clip, fold, post_content
 from bot.errors import ChatError, PaperbotError
@@ -77,6 +83,7 @@ MAX_RETRY_AFTER = 120.0  # a longer Retry-After fails the call; the core retries
 # Slack's limits, and what fits them
 SECTION_LIMIT = 3000  # Slack refuses a section block with more text than this
 TEXT_LIMIT = 39_000  # a message's top-level text (Slack's limit is 40,000)
+REPLY_LIMIT = 4000  # an answer or digest: Slack folds longer messages; "…and N more" instead
 TITLE_CHARS = 300  # a title in a link label: escaped, it still fits a section
 
 ICONS = {"pending": "🗳️", "accepted": "✅", "rejected": "❌", "expired": "⌛"}
@@ -84,6 +91,15 @@ ICONS = {"pending": "🗳️", "accepted": "✅", "rejected": "❌", "expired": 
 TOKEN_REJECTED = frozenset(
     {"invalid_auth", "token_revoked", "token_expired", "account_inactive", "not_authed"}
 )
+# errors that make one channel unusable until a person acts (Web API method docs)
+CHANNEL_REFUSED = {
+    "channel_not_found": "does not exist or the bot cannot see it",
+    "not_in_channel": "does not have the bot as a member",
+    "is_archived": "is archived",
+    "restricted_action": "does not let the bot post",
+    "access_denied": "does not let the bot in",
+    "ekm_access_denied": "is locked by the workspace's key management",
+}
 
 Sleep = Callable[[float], Awaitable[None]]
 
@@ -116,6 +132,8 @@ class SlackChat:
         self._bot_user_id: str | None = None
         self._bot_id: str | None = None
         self._seen: OrderedDict[str, None] = OrderedDict()
+        self._bots: dict[str, bool] = {}  # user id -> is a bot (users.info), cached
+        self.failed = Failure()
 
     def _make_client(self, session: aiohttp.ClientSession | None) -> AsyncWebClient:
         return AsyncWebClient(
@@ -207,6 +225,7 @@ class SlackChat:
             proxy=self.settings.slack_proxy or None,
         )
         self._socket.client.wss_uri = str(opened["url"])
+        self._watch_app_token(self._socket)
         try:
             await asyncio.wait_for(
                 self._socket.connect_async(),  # type: ignore[no-untyped-call]
@@ -217,6 +236,33 @@ class SlackChat:
                 f"Slack's Socket Mode connection did not open within {CONNECT_TIMEOUT:g} s; "
                 "check the network (and SLACK_PROXY)"
             ) from None
+
+    def _watch_app_token(self, socket: AsyncSocketModeHandler) -> None:
+        """slack_sdk retries a refused reconnect forever, every 10 s, while no event comes:
+        a refused app token ends the chat instead (`failed`), so the bot is restarted."""
+        client = socket.client
+        issue = client.issue_new_wss_url
+
+        async def issue_new_wss_url() -> str:
+            try:
+                return await issue()
+            except SlackApiError as exc:
+                error = _error_code(exc)
+                if error in TOKEN_REJECTED or error == "not_allowed_token_type":
+                    self.failed.set(str(_refusal(exc, "apps.connections.open", None)))
+                raise
+
+        client.issue_new_wss_url = issue_new_wss_url  # type: ignore[method-assign]
+
+    @contextlib.contextmanager
+    def _errors(self, method: str, channel: str | None = None) -> Iterator[None]:
+        """`_chat_errors`, and a token Slack refuses is reported as `failed`."""
+        try:
+            with _chat_errors(self.settings, method, channel):
+                yield
+        except ChatDead as exc:
+            self.failed.set(str(exc))
+            raise
 
     async def _start_http(self, app: AsyncApp) -> None:
         host, port = self.settings.slack_http_host, self.settings.slack_http_port
@@ -248,19 +294,23 @@ class SlackChat:
     # --- posting -----------------------------------------------------------------------------
 
     async def check_channel(self, channel: str) -> None:
+        """The channel exists, is open, has the bot, and its history can be read (the
+        channels:history scope `find_post` needs); a refusal names what to fix."""
         with _chat_errors(self.settings, "conversations.info", channel):
             info = await self._client.conversations_info(channel=channel)
         found = info.get("channel") or {}
         if found.get("is_archived"):
-            raise ChatError(
+            raise ChannelUnusable(
                 f"Slack channel {channel} is archived; unarchive it or set another slack_channel"
             )
         if found.get("is_member") is False:
             raise _cannot_see(channel)
+        with _chat_errors(self.settings, "conversations.history", channel):
+            await self._client.conversations_history(channel=channel, limit=1)
 
     async def post_paper(self, channel: str, view: PostView, nonce: str) -> str:
         """One chat.postMessage; the nonce is not needed: find_post covers unknown outcomes."""
-        with _chat_errors(self.settings, "chat.postMessage", channel):
+        with self._errors("chat.postMessage", channel):
             sent = await self._client.chat_postMessage(
                 channel=channel,
                 text=post_text(view),
@@ -269,28 +319,77 @@ class SlackChat:
                 unfurl_links=False,
                 unfurl_media=False,
             )
+        _log_warnings(sent.data, "chat.postMessage", channel)
         return str(sent["ts"])
 
     async def send_text(self, channel: str, text: str) -> None:
-        with _chat_errors(self.settings, "chat.postMessage", channel):
+        with self._errors("chat.postMessage", channel):
             await self._client.chat_postMessage(
                 channel=channel, text=render_text(text), unfurl_links=False, unfurl_media=False
             )
 
+    async def reply_in_thread(self, channel: str, ref: str, text: str) -> None:
+        """A thread reply under the post; `<@U123>` mentions stay mentions, the rest is text."""
+        parts = re.split(r"(<@[A-Z0-9]+>)", text)
+        shown = "".join(p if re.fullmatch(r"<@[A-Z0-9]+>", p) else render_text(p) for p in parts)
+        with self._errors("chat.postMessage", channel):
+            await self._client.chat_postMessage(
+                channel=channel, thread_ts=ref, text=_fit(shown, TEXT_LIMIT), unfurl_links=False
+            )
+
+    async def send_reply(self, channel: str, reply: Reply) -> None:
+        """A digest or notice: linked papers, capped with "…and N more"."""
+        with self._errors("chat.postMessage", channel):
+            await self._client.chat_postMessage(
+                channel=channel, text=render_reply(reply), unfurl_links=False, unfurl_media=False
+            )
+
+    async def read_votes(self, channel: str, ref: str) -> ReactionVotes:
+        """reactions.get: who reacts with a voting emoji now (bots left out)."""
+        with self._errors("reactions.get", channel):
+            got = await self._client.reactions_get(channel=channel, timestamp=ref, full=True)
+        up, down = self.settings.paperbot_up_emoji, self.settings.paperbot_down_emoji
+        found: dict[str, dict[str, int]] = {}
+        for reaction in (got.get("message") or {}).get("reactions") or []:
+            name = str(reaction.get("name") or "")
+            value = vote_value(name, up, down) if name else None
+            if value is None:
+                continue
+            for user in reaction.get("users") or []:
+                if user in (self._bot_user_id, None) or await self._is_bot(str(user)):
+                    continue
+                found.setdefault(f"{PLATFORM}:{user}", {})[normalize_emoji(name)] = value
+        return found
+
+    async def _is_bot(self, user: str) -> bool:
+        """Whether a user is a bot (users.info, cached); a lookup that fails counts as a person."""
+        if user not in self._bots:
+            try:
+                with _chat_errors(self.settings, "users.info"):
+                    info = await self._client.users_info(user=user)
+            except ChatError as exc:
+                log.warning("%s; that user's reactions count as a person's", exc)
+                self._bots[user] = False
+                return False
+            found = info.get("user") or {}
+            self._bots[user] = bool(found.get("is_bot")) or user == "USLACKBOT"
+        return self._bots[user]
+
     # --- finding -----------------------------------------------------------------------------
 
     async def find_post(self, channel: str, paper_id: str) -> str | None:
-        """The bot's recent message whose metadata names this paper."""
+        """The bot's recent message of this paper: by its metadata, else (Slack may drop
+        metadata) by the paper id in its buttons' value or its text."""
         if self._bot_user_id is None and self._bot_id is None:
             await self._identify()
         cursor: str | None = None
         for _ in range(HISTORY_PAGES):
-            with _chat_errors(self.settings, "conversations.history", channel):
+            with self._errors("conversations.history", channel):
                 page = await self._client.conversations_history(
                     channel=channel, limit=HISTORY_LIMIT, include_all_metadata=True, cursor=cursor
                 )
             for message in page.get("messages") or []:
-                if self._is_mine(message) and _metadata_id(message) == paper_id:
+                if self._is_mine(message) and names_paper(message, paper_id):
                     return str(message["ts"])
             cursor = (page.get("response_metadata") or {}).get("next_cursor") or None
             if not cursor:
@@ -305,14 +404,15 @@ class SlackChat:
     # --- updating ----------------------------------------------------------------------------
 
     async def update_post(self, channel: str, ref: str, view: PostView) -> None:
-        with _chat_errors(self.settings, "chat.update", channel):
-            await self._client.chat_update(
+        with self._errors("chat.update", channel):
+            updated = await self._client.chat_update(
                 channel=channel,
                 ts=ref,
                 text=post_text(view),
                 blocks=post_blocks(view),
                 metadata=post_metadata(view),
             )
+        _log_warnings(updated.data, "chat.update", channel)
 
     # --- events ------------------------------------------------------------------------------
 
@@ -326,8 +426,10 @@ class SlackChat:
             down=self.settings.paperbot_down_emoji,
             bot_user_id=self._bot_user_id,
         )
-        if vote is None:
+        if vote is None or vote.from_bot:
             return
+        if await self._is_bot(str(event.get("user"))):
+            return  # other bots' reactions are no votes
         try:
             await handler.on_vote(vote)
         except Exception:
@@ -478,6 +580,8 @@ def post_blocks(view: PostView) -> list[dict[str, Any]]:
         _section(f"*{_link(content.url, clip(content.title, TITLE_CHARS))}*"),
         _context(" · ".join(escape(part) for part in _byline(content))),
     ]
+    if content.tags or content.tldr:
+        blocks.append(_section("\n".join(escape(p) for p in (content.tags, content.tldr) if p)))
     if content.reasons:
         lines = [f"*{display.REASONS_HEADING}:*", *(f"• {escape(r)}" for r in content.reasons)]
         blocks.append(_section("\n".join(lines)))
@@ -499,24 +603,27 @@ def post_blocks(view: PostView) -> list[dict[str, Any]]:
     return blocks
 
 
-def render_text(text: str) -> str:
-    """Core text (bullets, `<url>` links) as safe mrkdwn: everything escaped but the links.
-
-    A title such as `<!channel>` inside a digest line stays text: only `<http(s)://...>`
-    comes back as a link.
-    """
-    return _fit(_LINK.sub(r"<\1>", escape(text)), TEXT_LIMIT)
+def render_text(text: str, limit: int = TEXT_LIMIT) -> str:
+    """Core text (bullets, `<arXiv link>`s) as inert mrkdwn: everything escaped but the
+    core's own links to arxiv.org; a `<https://...>` or `<!channel>` in a title stays text."""
+    return _fit(_LINK.sub(r"<\1>", escape(text)), limit)
 
 
-def render_reply(reply: Reply) -> str:
-    """A command's answer: its text, then one linked line per paper."""
-    lines = [render_text(reply.text)]
-    for item in reply.items:
+def render_reply(reply: Reply, limit: int = REPLY_LIMIT) -> str:
+    """An answer or digest: its text, then one linked line per paper while they fit in
+    `limit` (a readable size), then "…and N more"."""
+    head = render_text(reply.text, limit - 40)
+    lines, size = [head], len(head)
+    for n, item in enumerate(reply.items):
         line = f"• {_link(item.url, clip(fold(item.title), display.ITEM_TITLE_CHARS))}"
         if item.detail:
             line += f" ({escape(clip(fold(item.detail), display.ITEM_DETAIL_CHARS))})"
+        if size + len(line) + 1 > limit - 30:
+            lines.append(display.more(len(reply.items) - n))
+            break
         lines.append(line)
-    return _fit("\n".join(lines), TEXT_LIMIT)
+        size += len(line) + 1
+    return "\n".join(lines)
 
 
 def escape(text: str) -> str:
@@ -524,7 +631,7 @@ def escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
-_LINK = re.compile(r"&lt;(https?://[^\s|]+?)&gt;")
+_LINK = re.compile(r"&lt;(https://arxiv\.org/abs/[\w./-]+)&gt;")
 
 
 def _byline(content: PostContent) -> list[str]:
@@ -540,7 +647,8 @@ def _context(text: str) -> dict[str, Any]:
 
 
 def _mrkdwn(text: str) -> dict[str, Any]:
-    return {"type": "mrkdwn", "text": text}
+    """verbatim: Slack turns no bare URL, channel or user name in it into a link."""
+    return {"type": "mrkdwn", "text": text, "verbatim": True}
 
 
 def _button(label: str, action_id: str, value: str, style: str) -> dict[str, Any]:
@@ -609,18 +717,24 @@ def _refusal(exc: SlackApiError, method: str, channel: str | None) -> ChatError:
             "connections:write scope (Basic Information: App-Level Tokens) and put it in .env"
         )
     if error in TOKEN_REJECTED:
-        return ChatError(
+        return ChatDead(
             f"Slack rejected SLACK_BOT_TOKEN ({error}); create a new bot token (reinstall the "
             "app: OAuth & Permissions) and put it in .env"
         )
     if error == "missing_scope":
         needed = data.get("needed", "?") if isinstance(data, dict) else "?"
-        return ChatError(
+        kind = ChannelUnusable if channel else ChatError
+        return kind(
             f"the Slack app lacks the {needed} scope for {method}; add it to the app "
-            "(slack/manifest.yml lists every scope) and reinstall it"
+            "(docs/slack.md lists every scope) and reinstall it"
         )
     if error in ("channel_not_found", "not_in_channel") and channel:
         return _cannot_see(channel)
+    if error in CHANNEL_REFUSED and channel:
+        return ChannelUnusable(
+            f"Slack channel {channel} {CHANNEL_REFUSED[error]} ({error}); fix that in Slack "
+            "or set another slack_channel in the routes file"
+        )
     if error == "ratelimited":
         return ChatError(f"Slack kept rate-limiting {method}{where}; it is retried later")
     if method == "auth.test":
@@ -629,7 +743,7 @@ def _refusal(exc: SlackApiError, method: str, channel: str | None) -> ChatError:
 
 
 def _cannot_see(channel: str) -> ChatError:
-    return ChatError(
+    return ChannelUnusable(
         f"the bot cannot see Slack channel {channel}; invite it there with /invite @paperbot "
         "(or check slack_channel in the routes file)"
     )
@@ -645,6 +759,29 @@ def _error_code(exc: SlackApiError) -> str:
 
 
 # --- helpers ---------------------------------------------------------------------------------
+
+
+def names_paper(message: Mapping[str, Any], paper_id: str) -> bool:
+    """Whether one of the bot's messages is the post of `paper_id`: its metadata, its
+    buttons' value, or the `(id)` in its fallback text."""
+    if _metadata_id(message) == paper_id:
+        return True
+    for block in message.get("blocks") or []:
+        for element in block.get("elements") or []:
+            button = element.get("action_id") in (ACCEPT_ACTION, REJECT_ACTION)
+            if button and element.get("value") == paper_id:
+                return True
+    return f"({paper_id})" in str(message.get("text") or "")
+
+
+def _log_warnings(data: object, method: str, channel: str) -> None:
+    """Slack accepts a call yet drops a part (metadata, say) with a warning: log it."""
+    if not isinstance(data, dict):
+        return
+    warnings = [data.get("warning"), *(data.get("response_metadata") or {}).get("warnings", [])]
+    found = sorted({str(w) for w in warnings if w})
+    if found:
+        log.warning("Slack accepted %s in %s with warnings: %s", method, channel, ", ".join(found))
 
 
 def _metadata_id(message: Mapping[str, Any]) -> str | None:

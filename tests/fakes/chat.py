@@ -6,9 +6,9 @@ import asyncio
 import itertools
 from dataclasses import dataclass, field
 
-from bot.chat.base import EventHandler
+from bot.chat.base import EventHandler, Failure, ReactionVotes
 from bot.errors import ChatError
-from bot.models import PostView
+from bot.models import PostView, Reply
 
 
 @dataclass
@@ -19,6 +19,8 @@ class Message:
     text: str = ""
     nonce: str = ""
     edits: list[PostView] = field(default_factory=list)
+    reply: Reply | None = None
+    reactions: dict[str, dict[str, int]] = field(default_factory=dict)  # user -> emoji -> value
 
 
 class MemoryChat:
@@ -26,12 +28,15 @@ class MemoryChat:
 
     def __init__(self) -> None:
         self.messages: list[Message] = []
+        self.replies: list[tuple[str, str, str]] = []  # (channel, post ref, text) in threads
         self.handler: EventHandler | None = None
         self.fail_posts = 0  # the next N posts fail as a platform error would
         self.updates_open: asyncio.Event | None = None  # set: post updates wait until it is set
         self.updates_started = 0
         self.visible: set[str] | None = None  # channels the bot can see (None: all)
         self._refs = itertools.count(1)
+        self.failed = Failure()
+        self.finds = 0  # find_post calls
 
     async def start(self, handler: EventHandler) -> None:
         self.handler = handler
@@ -52,6 +57,7 @@ class MemoryChat:
         return ref
 
     async def find_post(self, channel: str, paper_id: str) -> str | None:
+        self.finds += 1
         for message in self.messages:
             if message.channel == channel and message.view and message.view.paper.id == paper_id:
                 return message.ref
@@ -65,8 +71,22 @@ class MemoryChat:
             if message.ref == ref:
                 message.edits.append(view)
 
+    async def reply_in_thread(self, channel: str, ref: str, text: str) -> None:
+        self.replies.append((channel, ref, text))
+
     async def send_text(self, channel: str, text: str) -> None:
         self.messages.append(Message(channel, f"m{next(self._refs)}", text=text))
+
+    async def send_reply(self, channel: str, reply: Reply) -> None:
+        self.messages.append(
+            Message(channel, f"m{next(self._refs)}", text=reply.as_text(), reply=reply)
+        )
+
+    async def read_votes(self, channel: str, ref: str) -> ReactionVotes:
+        for message in self.messages:
+            if message.channel == channel and message.ref == ref:
+                return {u: dict(r) for u, r in message.reactions.items() if r}
+        return {}
 
     # --- for assertions ---
     def posts(self, channel: str | None = None) -> list[Message]:

@@ -9,8 +9,10 @@ REST answers with `Content-Type: application/json` exactly (discord.py's login f
 `resume_gateway_url` points back here) and one GUILD_CREATE, answers heartbeats, and then
 sends whatever a test dispatches: reactions and interactions. Messages are kept per channel,
 create honours `nonce` + `enforce_nonce`, the bot's own reactions come back as gateway
-events as on Discord, and failures can be set: a bad token (401), 429s on message create,
-channels the bot cannot see, permissions denied in a channel. Everything is recorded.
+events as on Discord, and failures can be set: a bad token (401), 429s (any length, any
+scope) on message create, channels the bot cannot see, refusals by error code (archived,
+missing access), permissions denied in a channel, a gateway closed with a code. Reactions
+are kept per message (normal and super), readable as on Discord, and clearable in bulk.
 
 It runs in its own thread and event loop (`ThreadedServer`), so async tests and `paperbot
 run` processes can both use it.
@@ -27,6 +29,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TypeVar
+from urllib.parse import unquote
 
 from aiohttp import WSMsgType, web
 
@@ -111,6 +114,12 @@ class FakeDiscord:
         self.deleted_originals: list[str] = []
         self.hidden: dict[str, int] = {}  # channel id -> 404 or 403
         self.rate_limit_posts = 0  # the next N message creates get a 429
+        self.rate_limit_after = 0.05  # its retry_after, in seconds
+        self.rate_limit_scope = "user"  # user | shared | global (X-RateLimit-Scope)
+        self.refusals: dict[str, tuple[int, int, str]] = {}  # channel -> (status, code, text)
+        # (channel, message id) -> [(emoji, user id, burst)]: every reaction, the bot's too
+        self.message_reactions: dict[tuple[str, str], list[tuple[str, str, bool]]] = {}
+        self.bots: set[str] = {BOT_ID, OTHER_BOT}
         self.echo_reactions = True  # the bot's own reactions come back on the gateway
         self.gateway_token: str | None = None  # IDENTIFY wants this token when set (else 4004)
         self.gateway_upgrades_left: int | None = None  # then the gateway answers 503
@@ -310,12 +319,65 @@ class FakeDiscord:
         channel_id: str = CHANNEL_ID,
         added: bool = True,
         bot: bool = False,
+        burst: bool = False,
+        dispatch: bool = True,
     ) -> None:
         event = "MESSAGE_REACTION_ADD" if added else "MESSAGE_REACTION_REMOVE"
         payload = self.reaction_payload(
             message_id, user_id, emoji, channel_id=channel_id, bot=bot, added=added
         )
-        await self.dispatch(event, payload)
+        payload["burst"] = burst
+        payload["type"] = 1 if burst else 0
+        self.keep_reaction(channel_id, message_id, emoji, user_id, burst=burst, added=added)
+        if bot:
+            self.bots.add(user_id)
+        if dispatch:
+            await self.dispatch(event, payload)
+
+    def keep_reaction(
+        self,
+        channel_id: str,
+        message_id: str,
+        emoji: str,
+        user_id: str,
+        *,
+        burst: bool = False,
+        added: bool = True,
+    ) -> None:
+        """Change the reactions Discord keeps (without telling anyone: the bot may be down)."""
+        with self.lock:
+            kept = self.message_reactions.setdefault((channel_id, message_id), [])
+            entry = (emoji, user_id, burst)
+            if added and entry not in kept:
+                kept.append(entry)
+            elif not added and entry in kept:
+                kept.remove(entry)
+
+    async def clear_reactions(
+        self, message_id: str, emoji: str | None = None, *, channel_id: str = CHANNEL_ID
+    ) -> None:
+        """A moderator removes every reaction (or every `emoji` one) from a message."""
+        with self.lock:
+            kept = self.message_reactions.get((channel_id, message_id), [])
+            kept[:] = [r for r in kept if emoji is not None and r[0] != emoji]
+        data: dict[str, Any] = {
+            "channel_id": channel_id,
+            "message_id": message_id,
+            "guild_id": GUILD_ID,
+        }
+        if emoji is None:
+            await self.dispatch("MESSAGE_REACTION_REMOVE_ALL", data)
+        else:
+            data["emoji"] = {"id": None, "name": emoji}
+            await self.dispatch("MESSAGE_REACTION_REMOVE_EMOJI", data)
+
+    async def close_gateway(self, code: int, reason: str = "") -> None:
+        """Discord ends every gateway session with this close code (4004: token reset)."""
+        await asyncio.wrap_future(self._server.submit(self._close_with(code, reason)))
+
+    async def _close_with(self, code: int, reason: str) -> None:
+        for ws in list(self._sockets):
+            await ws.close(code=code, message=reason.encode())
 
     def _interaction(
         self, kind: int, user_id: str, channel_id: str, data: dict[str, Any]
@@ -448,6 +510,8 @@ class FakeDiscord:
             ("/channels/{channel}/messages", "POST", self._create_message),
             ("/channels/{channel}/messages", "GET", self._history),
             ("/channels/{channel}/messages/{message}", "PATCH", self._edit_message),
+            ("/channels/{channel}/messages/{message}", "GET", self._get_message),
+            ("/channels/{channel}/messages/{message}/reactions/{emoji}", "GET", self._reactors),
             ("/channels/{channel}/messages/{message}/reactions/{emoji}/@me", "PUT", self._react),
             ("/applications/{app}/commands", "PUT", self._put_commands),
             ("/applications/{app}/guilds/{guild}/commands", "PUT", self._put_commands),
@@ -484,6 +548,9 @@ class FakeDiscord:
         with self.lock:
             status = self.hidden.get(channel)
             known = channel in self.channels
+            refusal = self.refusals.get(channel)
+        if refusal is not None:
+            return self._error(refusal[0], refusal[2], refusal[1])
         if status == 403:
             return self._error(403, "Missing Access", 50001)
         if status is not None or not known:
@@ -516,6 +583,12 @@ class FakeDiscord:
             "type": 0,
             "flags": body.get("flags") or 0,
             "nonce": body.get("nonce"),
+            **(
+                {"message_reference": body["message_reference"]}
+                if body.get("message_reference")
+                else {}
+            ),
+            "x_allowed_mentions": body.get("allowed_mentions"),  # for tests; clients ignore it
         }
 
     def forget_nonces(self) -> None:
@@ -540,21 +613,22 @@ class FakeDiscord:
         with self.lock:
             if self.rate_limit_posts > 0:
                 self.rate_limit_posts -= 1
+                after = self.rate_limit_after
                 return self._json(
                     {
                         "message": "You are being rate limited.",
-                        "retry_after": 0.05,
-                        "global": False,
+                        "retry_after": after,
+                        "global": self.rate_limit_scope == "global",
                     },
                     429,
                     {
-                        "Retry-After": "1",
+                        "Retry-After": str(max(1, round(after))),
                         "X-RateLimit-Limit": "5",
                         "X-RateLimit-Remaining": "0",
-                        "X-RateLimit-Reset": f"{time.time() + 0.05:.3f}",
-                        "X-RateLimit-Reset-After": "0.050",
+                        "X-RateLimit-Reset": f"{time.time() + after:.3f}",
+                        "X-RateLimit-Reset-After": f"{after:.3f}",
                         "X-RateLimit-Bucket": "fake-message-bucket",
-                        "X-RateLimit-Scope": "user",
+                        "X-RateLimit-Scope": self.rate_limit_scope,
                         "Via": "1.1 google",
                     },
                 )
@@ -607,6 +681,54 @@ class FakeDiscord:
                     return self._json(stored)
         return self._error(404, "Unknown Message", 10008)
 
+    async def _get_message(
+        self, request: web.Request, body: Any, channel: str, message: str
+    ) -> web.Response:
+        if (refused := self._visible(channel)) is not None:
+            return refused
+        found = self.message(message)
+        if found is None or found["channel_id"] != channel:
+            return self._error(404, "Unknown Message", 10008)
+        with self.lock:
+            kept = list(self.message_reactions.get((channel, message), []))
+        counts: dict[str, dict[str, Any]] = {}
+        for emoji, who, burst in kept:
+            entry = counts.setdefault(
+                emoji,
+                {
+                    "emoji": {"id": None, "name": emoji},
+                    "count": 0,
+                    "count_details": {"normal": 0, "burst": 0},
+                    "me": False,
+                    "me_burst": False,
+                    "burst_colors": [],
+                },
+            )
+            entry["count"] += 1
+            entry["count_details"]["burst" if burst else "normal"] += 1
+            if who == BOT_ID:
+                entry["me_burst" if burst else "me"] = True
+        found["reactions"] = list(counts.values())
+        return self._json(found)
+
+    async def _reactors(
+        self, request: web.Request, body: Any, channel: str, message: str, emoji: str
+    ) -> web.Response:
+        """Who reacted with `emoji`: normal reactions, or super ones with `type=1`."""
+        if (refused := self._visible(channel)) is not None:
+            return refused
+        burst = request.query.get("type", "0") == "1"
+        after = int(request.query.get("after") or 0)
+        limit = int(request.query.get("limit") or 25)
+        name = unquote(emoji)
+        with self.lock:
+            kept = list(self.message_reactions.get((channel, message), []))
+            bots = set(self.bots)
+        who = sorted({int(u) for e, u, b in kept if e == name and b == burst and int(u) > after})[
+            :limit
+        ]
+        return self._json([user(str(u), bot=str(u) in bots) for u in who])
+
     async def _react(
         self, request: web.Request, body: Any, channel: str, message: str, emoji: str
     ) -> web.StreamResponse:
@@ -614,6 +736,9 @@ class FakeDiscord:
             return refused
         with self.lock:
             self.reactions.append((channel, message, emoji))
+            kept = self.message_reactions.setdefault((channel, message), [])
+            if (unquote(emoji), BOT_ID, False) not in kept:
+                kept.append((unquote(emoji), BOT_ID, False))
         if self.echo_reactions:  # Discord tells every client, the reacting bot included
             payload = self.reaction_payload(message, BOT_ID, emoji, channel_id=channel, bot=True)
             asyncio.get_running_loop().create_task(self._dispatch("MESSAGE_REACTION_ADD", payload))

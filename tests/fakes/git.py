@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import http.server
 import socket
 import subprocess
@@ -146,12 +147,28 @@ class SmartHttp:
 
 
 class SilentServer:
-    """A TCP port on 127.0.0.1 that accepts connections and never answers: a hung remote."""
+    """A TCP port on 127.0.0.1 that accepts connections and never answers: a hung remote.
+
+    `connected` is set once a client has connected (so a test knows git is waiting on it).
+    """
 
     def __init__(self) -> None:
         self.sock = socket.socket()
         self.sock.bind(("127.0.0.1", 0))
         self.sock.listen(16)  # the kernel completes the handshakes; nobody ever reads
+        self.connected = threading.Event()
+        self.held: list[socket.socket] = []
+        self.thread = threading.Thread(target=self._accept, daemon=True)
+        self.thread.start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return  # closed
+            self.held.append(conn)  # kept open, never read from or written to
+            self.connected.set()
 
     def url(self, name: str) -> str:
         return f"http://127.0.0.1:{self.sock.getsockname()[1]}/{name}"
@@ -160,4 +177,9 @@ class SilentServer:
         return self
 
     def __exit__(self, *exc: object) -> None:
+        with contextlib.suppress(OSError):
+            self.sock.shutdown(socket.SHUT_RDWR)
         self.sock.close()
+        for conn in self.held:
+            conn.close()
+        self.thread.join(5)

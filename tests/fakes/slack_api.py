@@ -10,7 +10,9 @@ What it does:
   Every call is recorded (`calls`, `calls_to(method)`). Implemented: auth.test,
   apps.connections.open, conversations.info, conversations.history (metadata only with
   `include_all_metadata`, paged with cursors), chat.postMessage, chat.update,
-  chat.postEphemeral. Sections over 3000 characters fail as `invalid_blocks`, as on Slack.
+  chat.postEphemeral, reactions.get, users.info. Sections over 3000 characters fail as
+  `invalid_blocks`, as on Slack. `drop_metadata` makes Slack ignore metadata with a warning;
+  `react()` keeps reactions on messages (and `push`es the event unless the bot is down).
 - `fail(method, ...)`: the next call(s) answer 429 with Retry-After, or an error such as
   `token_revoked`.
 - Socket Mode at `/socket/<n>` (the URL apps.connections.open returns): sends `hello`;
@@ -58,6 +60,7 @@ class Failure:
     error: str = "ratelimited"
     retry_after: int | None = None
     times: int | None = 1  # None: every call from now on
+    extra: dict[str, Any] = field(default_factory=dict)  # more of the answer: {"needed": ...}
 
 
 @dataclass
@@ -87,6 +90,9 @@ class FakeSlack:
         self.responses: list[tuple[str, dict[str, Any]]] = []
         self.acks: list[dict[str, Any]] = []
         self.hellos = 0
+        self.drop_metadata: str | None = None  # a warning: metadata is ignored, as Slack does
+        self.bot_users: set[str] = set()  # users.info says is_bot for these
+        self.archived: set[str] = set()
         self._failures: dict[str, list[Failure]] = {}
         self._sockets: list[web.WebSocketResponse] = []
         self._ts = itertools.count(1)
@@ -133,12 +139,16 @@ class FakeSlack:
         status: int = 200,
         retry_after: int | None = None,
         times: int | None = 1,
+        **extra: Any,
     ) -> None:
-        """The next `times` calls of `method` fail (429 when `retry_after` is given)."""
+        """The next `times` calls of `method` fail (429 when `retry_after` is given); `extra`
+        joins the answer, as `needed` and `provided` do for `missing_scope`."""
         if retry_after is not None:
             status = 429
         with self._lock:
-            self._failures.setdefault(method, []).append(Failure(status, error, retry_after, times))
+            self._failures.setdefault(method, []).append(
+                Failure(status, error, retry_after, times, extra)
+            )
 
     def calls_to(self, method: str) -> list[Call]:
         with self._lock:
@@ -186,6 +196,39 @@ class FakeSlack:
         await asyncio.wrap_future(sent)
         return envelope_id
 
+    def keep_reaction(
+        self, channel: str, ts: str, user: str, name: str, *, added: bool = True
+    ) -> None:
+        """Change the reactions Slack keeps on a message (the bot may not be running)."""
+        with self._lock:
+            for message in self.channels[channel].messages:
+                if message["ts"] != ts:
+                    continue
+                reactions = message.setdefault("reactions", [])
+                entry = next((r for r in reactions if r["name"] == name), None)
+                if added:
+                    if entry is None:
+                        entry = {"name": name, "users": [], "count": 0}
+                        reactions.append(entry)
+                    if user not in entry["users"]:
+                        entry["users"].append(user)
+                elif entry is not None and user in entry["users"]:
+                    entry["users"].remove(user)
+                if entry is not None:
+                    entry["count"] = len(entry["users"])
+                message["reactions"] = [r for r in reactions if r["users"]]
+
+    async def disconnect_sockets(self) -> None:
+        """Slack asks every Socket Mode client to reconnect (a `disconnect` frame)."""
+        assert self._loop is not None, "start() the fake first"
+        frame = {"type": "disconnect", "reason": "refresh_requested"}
+
+        async def send() -> None:
+            for ws in list(self._sockets):
+                await ws.send_json(frame)
+
+        await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(send(), self._loop))
+
     async def _send(self, envelope: dict[str, Any]) -> None:
         deadline = time.monotonic() + 10
         while not self._sockets:
@@ -218,7 +261,9 @@ class FakeSlack:
         if failure is not None:
             headers = {"Retry-After": str(failure.retry_after)} if failure.retry_after else {}
             return web.json_response(
-                {"ok": False, "error": failure.error}, status=failure.status, headers=headers
+                {"ok": False, "error": failure.error, **failure.extra},
+                status=failure.status,
+                headers=headers,
             )
         if token_type == "none":
             return web.json_response({"ok": False, "error": "not_authed"})
@@ -278,7 +323,7 @@ class FakeSlack:
                 "name": channel.name,
                 "is_channel": True,
                 "is_private": False,
-                "is_archived": False,
+                "is_archived": channel.id in self.archived,
                 "is_member": channel.is_member,
             },
         }
@@ -305,10 +350,31 @@ class FakeSlack:
             "response_metadata": {"next_cursor": str(start + size) if more else ""},
         }
 
+    def _m_reactions_get(self, args: dict[str, Any]) -> dict[str, Any]:
+        channel = self._channel(args)
+        if channel is None:
+            return {"ok": False, "error": "channel_not_found"}
+        for message in channel.messages:
+            if message["ts"] == args.get("timestamp"):
+                return {
+                    "ok": True,
+                    "type": "message",
+                    "channel": channel.id,
+                    "message": json.loads(json.dumps(message)),
+                }
+        return {"ok": False, "error": "message_not_found"}
+
+    def _m_users_info(self, args: dict[str, Any]) -> dict[str, Any]:
+        user = str(args.get("user", ""))
+        bot = user in self.bot_users or user == BOT_USER_ID
+        return {"ok": True, "user": {"id": user, "name": user.lower(), "is_bot": bot}}
+
     def _m_chat_postMessage(self, args: dict[str, Any]) -> dict[str, Any]:
         channel = self._channel(args)
         if channel is None:
             return {"ok": False, "error": "channel_not_found"}
+        if channel.id in self.archived:
+            return {"ok": False, "error": "is_archived"}
         if not channel.is_member:
             return {"ok": False, "error": "not_in_channel"}
         problem = _check_message(args)
@@ -323,11 +389,15 @@ class FakeSlack:
             "team": TEAM_ID,
             "text": args.get("text", ""),
         }
-        for key in ("blocks", "metadata"):
-            if args.get(key):
+        for key in ("blocks", "metadata", "thread_ts"):
+            if args.get(key) and not (key == "metadata" and self.drop_metadata):
                 message[key] = args[key]
         channel.messages.append(message)
-        return {"ok": True, "channel": channel.id, "ts": message["ts"], "message": message}
+        answer = {"ok": True, "channel": channel.id, "ts": message["ts"], "message": message}
+        if self.drop_metadata and args.get("metadata"):
+            answer["warning"] = self.drop_metadata
+            answer["response_metadata"] = {"warnings": [self.drop_metadata]}
+        return answer
 
     def _m_chat_update(self, args: dict[str, Any]) -> dict[str, Any]:
         channel = self._channel(args)

@@ -16,10 +16,10 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
-from bot.chat.base import EventHandler
+from bot.chat.base import EventHandler, Failure, ReactionVotes
 from bot.config import Settings
 from bot.errors import ChatError
-from bot.models import PostView
+from bot.models import PostView, Reply
 from tests.fakes.server import ThreadedServer
 
 
@@ -94,6 +94,7 @@ class WebChat:
     def __init__(self, url: str) -> None:
         self.url = url.rstrip("/")
         self._session: aiohttp.ClientSession | None = None
+        self.failed = Failure()
 
     async def start(self, handler: EventHandler) -> None:
         self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10))
@@ -125,13 +126,20 @@ class WebChat:
 
     async def find_post(self, channel: str, paper_id: str) -> str | None:
         data = await self._call("GET", "/find", params={"channel": channel, "paper_id": paper_id})
-        return data["ref"]
+        ref = data["ref"]
+        return str(ref) if ref is not None else None
 
     async def update_post(self, channel: str, ref: str, view: PostView) -> None:
         await self._call("POST", "/update", json={"channel": channel, "ref": ref})
 
     async def send_text(self, channel: str, text: str) -> None:
         await self._call("POST", "/text", json={"channel": channel, "text": text})
+
+    async def send_reply(self, channel: str, reply: Reply) -> None:
+        await self.send_text(channel, reply.as_text())
+
+    async def read_votes(self, channel: str, ref: str) -> ReactionVotes:
+        return {}  # the test service keeps no reactions
 
 
 async def create(settings: Settings) -> WebChat:
