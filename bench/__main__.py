@@ -8,7 +8,21 @@ from __future__ import annotations
 import subprocess
 import sys
 
-BENCHES = ("matcher", "ingest", "paperlist", "queries", "schedule_delay", "memory", "crash")
+BENCHES = (
+    "matcher",
+    "ingest",
+    "paperlist",
+    "queries",
+    "schedule_delay",
+    "memory",
+    "loop_stall",
+    "cli_startup",
+    "site",
+    "tagger_eval",
+    "model_eval",
+    "model_speed",
+    "crash",
+)
 
 if __name__ == "__main__":
     chosen = sys.argv[1:] or list(BENCHES)

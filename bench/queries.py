@@ -18,8 +18,8 @@ import time
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
-from bot.models import Incoming, Match, Paper, Reason
-from bot.papers_command import PapersCommand, Parsed
+from bot.models import Incoming, Match, Paper, Parsed, Reason
+from bot.papers_command import PapersCommand
 from storage.store import Store
 
 VOCAB = [f"w{i}" for i in range(20000)]

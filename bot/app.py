@@ -36,6 +36,7 @@ from bot.publish import Publisher, PublishResult
 from bot.subscriptions import Subscriptions
 from bot.summarise import Summariser
 from bot.tagging import Tagger
+from bot.taste_loop import Taste
 from storage.store import Store
 
 log = logging.getLogger(__name__)
@@ -57,6 +58,7 @@ class App:
     ingest: Ingest | None = None
     notes: Notes | None = None  # tags, TL;DRs and subscribers' mentions, after posting
     mailer: Mailer | None = None  # e-mail digests, when PAPERBOT_SMTP_URL is set
+    taste: Taste | None = None  # each route's learnt taste: scores, suggestions, retraining
 
     async def on_vote(self, event: VoteEvent) -> str | None:
         return await self.decisions.on_vote(event)
@@ -84,7 +86,8 @@ def wire(
 ) -> App:
     """The team loop from parts already open. Without chats, `add` only queues."""
     channels = Channels(rules, chats, store)  # channel problems are kept for `status`
-    poster = Poster(store=store, channels=channels, clock=clock)
+    taste = taste_for(store, lambda: rules.current()[0].routes, clock)
+    poster = Poster(store=store, channels=channels, clock=clock, taste=taste)
     decisions = Decisions(
         store=store, channels=channels, poster=poster, clock=clock, publish=publish
     )
@@ -99,6 +102,7 @@ def wire(
             next_poll=next_poll() if next_poll else None,
             unpublished=tuple(decisions.unpublished()),
         ),
+        taste=taste,
     )
     notes = Notes(
         store=store,
@@ -110,7 +114,14 @@ def wire(
         summariser=summariser,
     )
     mailer = Mailer(store=store, rules=rules, clock=clock, smtp=smtp) if smtp else None
-    return App(store, clock, channels, poster, decisions, digests, commands, ingest, notes, mailer)
+    return App(
+        store, clock, channels, poster, decisions, digests, commands, ingest, notes, mailer, taste
+    )
+
+
+def taste_for(store: Store, routes: Callable[[], Sequence[Route]], clock: Clock) -> Taste:
+    """The routes' learnt taste over this store; the models live beside its file."""
+    return Taste(store=store, routes=routes, clock=clock)
 
 
 def summariser_from(settings: Settings, store: Store, clock: Clock) -> Summariser | None:

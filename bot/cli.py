@@ -23,12 +23,11 @@ import click
 from bot import __version__
 from bot.arxiv.ids import parse_arxiv_id
 from bot.errors import PaperbotError, UsageError
-from bot.models import Outcome
+from bot.models import Outcome, Parsed
 from bot.papers_command import (
     CATALOGUE,
     ChatState,
     CommandSpec,
-    Parsed,
     StatusInfo,
     parse_days,
     parse_paper_id,
@@ -588,6 +587,8 @@ def _query_command(spec: CommandSpec) -> None:
         params.append(click.Argument(["words"], nargs=-1, required=True))
     elif spec.arg == "id":
         params.append(click.Argument(["paper_id"], callback=_paper_id_arg))
+    elif spec.arg == "count":
+        params.append(click.Argument(["count"], required=False, type=click.IntRange(1, 50)))
 
     @click.pass_context
     def command(ctx: click.Context, /, route: str | None, as_json: bool, **args: Any) -> None:
@@ -599,7 +600,7 @@ def _query_command(spec: CommandSpec) -> None:
             days=args.get("days") or spec.default_days,
             words=tuple(args.get("words") or ()),
             paper_id=args.get("paper_id"),
-            limit=None if args.get("show_all") else args.get("limit") or -1,
+            limit=None if args.get("show_all") else args.get("limit") or args.get("count") or -1,
             sort=args.get("sort") or "relevance",
             scoped=route is not None,
         )
@@ -616,6 +617,9 @@ def _query_command(spec: CommandSpec) -> None:
             ctx.exit(2)
 
     cli.add_command(click.Command(spec.name, callback=command, params=params, help=spec.help))
+
+
+TASTE_COMMANDS = ("why", "suggest")  # the commands that use the routes' learnt taste
 
 
 def _answer(settings: Settings, parsed: Parsed, route: str | None) -> Answer:
@@ -638,7 +642,14 @@ def _answer(settings: Settings, parsed: Parsed, route: str | None) -> Answer:
     store = Store.open(settings.paperbot_db, system_clock)
     try:
         info = _status_info(settings, store, config.routes) if parsed.name == "status" else None
-        commands = PapersCommand(store, system_clock, status=lambda: info or StatusInfo())
+        taste = None
+        if parsed.name in TASTE_COMMANDS:  # bot.app (and the models) only where they are used
+            from bot.app import taste_for
+
+            taste = taste_for(store, lambda: config.routes, system_clock)
+        commands = PapersCommand(
+            store, system_clock, status=lambda: info or StatusInfo(), taste=taste
+        )
         return commands.answer_full(parsed, routes)
     finally:
         store.close()

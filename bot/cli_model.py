@@ -205,8 +205,7 @@ def _eval_table(results: dict[str, Any]) -> str:
 def model_suggest(ctx: click.Context, count: int, route_name: str | None, days: int) -> None:
     """The best papers no rule matched, of the last listing days, with what drove each score."""
     from bot.app import open_store
-    from bot.taste_store import TasteStore, records_for, snapshot
-    from storage import taste as sql
+    from bot.taste_store import TasteStore, best_unmatched, snapshot, unmatched_recent
 
     settings = _settings(ctx)
     tastes = TasteStore(settings.paperbot_db)
@@ -217,19 +216,13 @@ def model_suggest(ctx: click.Context, count: int, route_name: str | None, days: 
             if model is None:
                 click.echo(_cold(route, snap.decisions))
                 continue
-            recent = sql.latest_listing_days(store, days)
-            decided = {lab.paper_id for lab in snap.labels}
-            since = min(recent) if recent else None
-            papers = sql.listed_papers(store, route.categories, since=since) if since else []
-            records = [
-                r for r in records_for(route, papers) if not r.matched and r.id not in decided
-            ]
-            scores = model.score(records)
-            best = sorted(zip(scores, records, strict=True), key=lambda x: -x[0])[:count]
+            records = unmatched_recent(store, route, days)
+            best = best_unmatched(model, records, count)
             click.echo(f"route '{route.name}': {len(best)} of {len(records)} unmatched papers")
-            for score, rec in best:
-                words = ", ".join(w for w, c in model.explain(rec) if c > 0)
-                click.echo(f"{score:.2f}  {rec.id}  {rec.title}  (why: {words})")
+            for item in best:
+                click.echo(
+                    f"{item.score:.2f}  {item.record.id}  {item.record.title}  (why: {item.why})"
+                )
 
 
 @model_group.command("why")
@@ -239,9 +232,8 @@ def model_suggest(ctx: click.Context, count: int, route_name: str | None, days: 
 def model_why(ctx: click.Context, paper_id: str, route_name: str | None) -> None:
     """A paper's score, its rank on its listing day, and the words that drove it."""
     from bot.app import open_store
-    from bot.taste import daily_ranks, fit_label
-    from bot.taste_store import TasteStore, records_for, snapshot
-    from storage import taste as sql
+    from bot.taste import fit_label
+    from bot.taste_store import TasteStore, fit_of, snapshot
 
     settings = _settings(ctx)
     tastes = TasteStore(settings.paperbot_db)
@@ -255,11 +247,7 @@ def model_why(ctx: click.Context, paper_id: str, route_name: str | None) -> None
             if model is None:
                 click.echo(_cold(route, snap.decisions))
                 continue
-            day = stored.listing_date
-            same = sql.listed_papers(store, route.categories, since=day, until=day) if day else []
-            records = records_for(route, [s for s in same if s.paper.id != paper_id] + [stored])
-            scores = model.score(records)
-            rank = daily_ranks([None] * len(records), scores)[-1]
-            parts = ", ".join(f"{w} {c:+.2f}" for w, c in model.explain(records[-1], top=8))
-            click.echo(f"route '{route.name}': {fit_label(scores[-1], rank, len(records))}")
+            fit = fit_of(store, route, model, stored)
+            parts = ", ".join(f"{w} {c:+.2f}" for w, c in fit.parts)
+            click.echo(f"route '{route.name}': {fit_label(fit.score, fit.rank, fit.of)}")
             click.echo(f"  driven by: {parts}")

@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from datetime import date, timedelta
+from typing import TypeVar
 
 from bot.channels import Channels
 from bot.clock import Clock
@@ -18,6 +19,7 @@ from bot.posting import Poster
 from storage.store import Store
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 PENDING_SHOWN = 20  # pending papers listed in a digest; the rest are counted
 DECIDED_SHOWN = 200  # decisions of each kind listed in a digest
@@ -46,6 +48,7 @@ class Digests:
         now = self.clock()
         since = self.store.last_digest(route.name) or now - timedelta(days=FIRST_DIGEST_DAYS)
         items: list[ReplyItem] = []
+        fits: list[float | None] = []  # each posted item's score: the best are listed first
         seen: set[str] = set()
         for post in self.store.posts(state=PostState.SENT):
             if route.name not in post.routes or post.sent_at is None or post.sent_at < since:
@@ -59,12 +62,15 @@ class Digests:
                     part
                     for part in (
                         f"posted · {view.status} · 👍 {view.ups} 👎 {view.downs}",
+                        f"fits {view.score:.2f}" if view.score is not None else "",
                         " ".join(view.tags),
                         f"TL;DR: {view.tldr}" if view.tldr else "",
                     )
                     if part
                 )
                 items.append(ReplyItem(view.paper.id, view.paper.title, view.paper.url, detail))
+                fits.append(view.score)
+        items = best_first(items, fits)
         sections = [f"Posted since the last digest: {len(items)}"]
         decided = [
             d
@@ -84,6 +90,11 @@ class Digests:
         ]
         sections.append(f"decided: {len(decided)}")
         pending = [s for s, state in self.store.pending([route.name]) if state == PostStatus.POSTED]
+        taste = self.poster.taste
+        if taste is not None:
+            pending = best_first(
+                pending, [taste.score_of(s.paper.id, [route.name]) for s in pending]
+            )
         items += [
             ReplyItem(s.paper.id, s.paper.title, s.paper.url, "pending: needs your votes")
             for s in pending[:PENDING_SHOWN]
@@ -127,3 +138,9 @@ class Digests:
             self.store.record_notice(route.name, expected)
             sent += 1
         return sent
+
+
+def best_first(items: Sequence[T], scores: Sequence[float | None]) -> list[T]:
+    """Items by score, best first; those without one after them, each in the order given."""
+    order = sorted(range(len(items)), key=lambda i: (scores[i] is None, -(scores[i] or 0.0)))
+    return [items[i] for i in order]

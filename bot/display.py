@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from bot.models import PostView, Reason
+from bot.models import MODEL_FIELD, PostView, Reason
 
 AUTHORS_SHOWN = 5  # the et al. rule: the first five authors, then "et al."
 AUTHOR_CHARS = 100  # one author's name, clipped
@@ -87,6 +87,7 @@ class PostContent:
     final: bool  # votes can no longer change it: no buttons
     tags: str = ""  # "serving · kernel": the paper's topic tags, once known
     tldr: str = ""  # "TL;DR: ...", once the summariser wrote one
+    fit: str = ""  # "fits 0.86 · 2nd of 31 today" (after "suggested · " for a suggestion)
 
     @property
     def buttons(self) -> bool:
@@ -113,7 +114,26 @@ def post_content(view: PostView, *, abstract_chars: int = ABSTRACT_CHARS) -> Pos
         final=view.final,
         tags=" · ".join(fold(t) for t in view.tags),
         tldr=f"TL;DR: {clip(fold(view.tldr), TLDR_CHARS)}" if fold(view.tldr) else "",
+        fit=fit_text(view),
     )
+
+
+def fit_text(view: PostView) -> str:
+    """The learnt taste's line: "suggested · fits 0.86 · 2nd of 31 today"; "" while silent."""
+    suggested = any(r.field == MODEL_FIELD for r in view.reasons)
+    fit = fit_line(view.score, view.rank, view.of) if view.score is not None else ""
+    return " · ".join(p for p in ("suggested" if suggested else "", fit) if p)
+
+
+def fit_line(score: float, rank: int, total: int) -> str:
+    """How well a paper fits the team's taste: "fits 0.86 · 2nd of 31 today"."""
+    line = f"fits {score:.2f}"
+    return f"{line} · {ordinal(rank)} of {total} today" if rank > 0 and total > 0 else line
+
+
+def ordinal(n: int) -> str:
+    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"{n}{suffix}"
 
 
 def authors_line(authors: Sequence[str]) -> str:
@@ -135,6 +155,8 @@ def reason_text(reason: Reason) -> str:
     """Why a paper matched, in words: `'llm' in title: "LLMs"`; a request is its own text."""
     term = clip(fold(reason.term), TERM_CHARS)
     matched = clip(fold(reason.text), MATCH_CHARS)
+    if reason.field == MODEL_FIELD:  # no rule matched: the words that drove the score
+        return f"suggested (no rule matched); it fits for: {matched}" if matched else term
     if reason.field == "request" or not matched:  # e.g. "added by slack:U0123"
         return term
     return f"'{term}' in {clip(fold(reason.field), FIELD_CHARS)}: \"{matched}\""

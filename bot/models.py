@@ -203,6 +203,10 @@ class Reason:
         return {"term": self.term, "field": self.field, "text": self.text}
 
 
+SUGGESTED = "suggested"  # the origin (and reason term) of a match the model made, not a rule
+MODEL_FIELD = "model"  # a suggestion's reason field: its text is the words behind the score
+
+
 @dataclass(frozen=True, slots=True)
 class Match:
     paper_id: str
@@ -406,6 +410,9 @@ class PostView:
     final: bool = False  # votes can no longer change it (expired, or decided by hand)
     tags: tuple[str, ...] = ()  # topic tags, once known
     tldr: str = ""  # the summariser's TL;DR, once known
+    score: float | None = None  # the route's learnt taste: how well it fits; None: silent
+    rank: int = 0  # its rank among the papers of its listing day, best first
+    of: int = 0  # how many papers that listing day had
 
 
 @dataclass(frozen=True, slots=True)
@@ -444,12 +451,32 @@ class Reply:
         return "\n".join(lines)
 
 
+Sort = Literal["relevance", "newest"]
+
+
+@dataclass(frozen=True, slots=True)
+class Parsed:
+    """A `/papers` command, its arguments checked and typed (chat, CLI and Discord alike)."""
+
+    name: str
+    days: int | None = None
+    words: tuple[str, ...] = ()
+    paper_id: str | None = None
+    limit: int | None = -1  # -1: the command's default; None: all
+    sort: Sort = "relevance"
+    scoped: bool = False  # routes chosen by the asker (--route): search and stats keep to them
+
+    def shown(self, default: int) -> int | None:
+        return default if self.limit == -1 else self.limit
+
+
 @dataclass(frozen=True, slots=True)
 class CommandEvent:
     channel: str  # platform:channel-id
     user: str  # platform:user-id
     text: str  # everything after the command name, e.g. "search kv cache"
     extra: dict[str, str] = field(default_factory=dict)
+    parsed: Parsed | None = None  # already typed by the platform (Discord's options): not re-parsed
 
 
 # --- tags, summaries and subscriptions ---------------------------------------------------

@@ -21,6 +21,7 @@ from bot.models import (
     Incoming,
     Match,
     Paper,
+    Parsed,
     Reason,
     Reply,
     ReplyItem,
@@ -32,9 +33,10 @@ if TYPE_CHECKING:  # the CLI imports this module for its catalogue: keep that ch
     from bot.channels import Channels
     from bot.clock import Clock
     from bot.posting import Poster
+    from bot.taste_loop import Taste
     from storage.store import Store
 
-ArgKind = Literal["days", "words", "id"] | None
+ArgKind = Literal["days", "words", "id", "count"] | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,7 +48,13 @@ class CommandSpec:
 
     @property
     def usage(self) -> str:
-        arg = {"days": " [days]", "words": " <words>", "id": " <arXiv id>", None: ""}[self.arg]
+        arg = {
+            "days": " [days]",
+            "words": " <words>",
+            "id": " <arXiv id>",
+            "count": " [N]",
+            None: "",
+        }[self.arg]
         return f"{self.name}{arg}"
 
 
@@ -57,7 +65,8 @@ CATALOGUE: tuple[CommandSpec, ...] = (
     CommandSpec("rejected", "days", "papers rejected in the last days (default 7)", 7),
     CommandSpec("pending", None, "posted papers still waiting for votes"),
     CommandSpec("stats", None, "counts and top voters"),
-    CommandSpec("why", "id", "which rule matched what, and the votes"),
+    CommandSpec("why", "id", "which rule matched what, the votes, and the model's score"),
+    CommandSpec("suggest", "count", "the N papers no rule matched that fit the taste best (10)"),
     CommandSpec("add", "id", "fetch a paper by id and post it for votes"),
     CommandSpec("status", None, "polls, errors, chats, next poll, pending posts, unpublished"),
     CommandSpec("tag", "words", "ID +tag -tag: change a paper's tags (curators, where set)"),
@@ -81,21 +90,6 @@ NO_ROUTE_HERE = (
 
 LIST_LIMIT = 50  # papers a list shows unless asked for more (search: SEARCH_LIMIT)
 SEARCH_LIMIT = 20
-Sort = Literal["relevance", "newest"]
-
-
-@dataclass(frozen=True, slots=True)
-class Parsed:
-    name: str
-    days: int | None = None
-    words: tuple[str, ...] = ()
-    paper_id: str | None = None
-    limit: int | None = -1  # -1: the command's default; None: all
-    sort: Sort = "relevance"
-    scoped: bool = False  # routes chosen by the asker (--route): search and stats keep to them
-
-    def shown(self, default: int) -> int | None:
-        return default if self.limit == -1 else self.limit
 
 
 def parse_command(text: str) -> Parsed:
@@ -120,6 +114,10 @@ def parse_command(text: str) -> Parsed:
                 raise UsageError(f"{name} needs arguments: {spec.help}")
             raise UsageError("search needs words to look for, such as: search kv cache")
         return Parsed(name, words=tuple(w[:100] for w in args[:20]))
+    if spec.arg == "count":
+        if len(args) > 1:
+            raise UsageError(f"{name} takes at most one number")
+        return Parsed(name, limit=parse_count(args[0]) if args else -1)
     if spec.arg == "id":
         if len(args) != 1:
             raise UsageError(f"{name} needs one arXiv id, such as: {name} 2503.12228")
@@ -134,6 +132,16 @@ def parse_paper_id(text: str) -> str:
     if found is None:
         raise UsageError(f"'{text[:40]}' is not an arXiv id such as 2503.12228")
     return found[0]
+
+
+MAX_COUNT = 50  # papers `suggest` lists at most
+SUGGEST_SHOWN = 10
+
+
+def parse_count(text: str) -> int:
+    if not text.isdigit() or not 1 <= int(text) <= MAX_COUNT:
+        raise UsageError(f"'{text[:20]}' is not a number from 1 to {MAX_COUNT}")
+    return int(text)
 
 
 def parse_days(text: str) -> int:
@@ -183,6 +191,7 @@ class PapersCommand:
         poster: Poster | None = None,
         fetch: FetchPaper | None = None,
         status: Callable[[], StatusInfo] | None = None,
+        taste: Taste | None = None,
     ) -> None:
         self.store = store
         self.clock = clock
@@ -190,6 +199,7 @@ class PapersCommand:
         self.poster = poster  # None: `add` only queues; the running bot posts
         self.fetch = fetch
         self._status = status or StatusInfo
+        self.taste = taste  # the routes' learnt taste: `why` scores, `suggest`
 
     async def on_command(self, event: CommandEvent) -> Reply:
         """A `/papers` command from a chat: answered for the routes of its channel only.
@@ -198,7 +208,7 @@ class PapersCommand:
         """
         routes = self.channels.routes_of(event.channel) if self.channels else []
         try:
-            parsed = parse_command(event.text)
+            parsed = event.parsed or parse_command(event.text)
         except UsageError as exc:
             return Reply(f"{exc}.\n{USAGE}", ok=False)
         if parsed.name == "help":
@@ -250,6 +260,8 @@ class PapersCommand:
         if parsed.name in SUBSCRIBING:
             text = "subscriptions are per chat user and channel: use /papers in the channel"
             return Answer(Reply(text, ok=False), {"command": parsed.name, "message": text})
+        if parsed.name in ("why", "suggest") and self.taste is not None:
+            await self.taste.load(routes)  # off the event loop: the first load is slow
         if parsed.name == "tag":
             found = [r for n in routes if self.channels and (r := self.channels.route(n))]
             reply = await self._tag(found, user, parsed.words)
@@ -364,7 +376,9 @@ class PapersCommand:
             return self._stats(routes if parsed.scoped else None)
         if parsed.name == "why":
             assert parsed.paper_id is not None
-            return self._why(parsed.paper_id)
+            return self._why(parsed.paper_id, routes)
+        if parsed.name == "suggest":
+            return self._suggest(routes, parsed.shown(SUGGEST_SHOWN) or SUGGEST_SHOWN)
         return self.status()
 
     # --- lists: the true total, what is shown, one line per paper -------------------------
@@ -426,7 +440,7 @@ class PapersCommand:
                 detail = " · ".join(filter(None, (detail, " ".join(f"`{t}`" for t in tags))))
             items.append(ReplyItem(pid, p.paper.title, p.paper.url, detail))
         shown = len(items)
-        more = total > 10_000 and parsed.name == "search"
+        more = parsed.name in ("search", "recent") and total > self.store.search_cap
         count = f"more than {total - 1:,}" if more else f"{total}"
         header = f"{title}: {count}" + (f" (showing {shown})" if shown < total else "")
         record: dict[str, Any] = {
@@ -456,7 +470,28 @@ class PapersCommand:
         }
         return Answer(Reply("\n".join(lines)), record)
 
-    def _why(self, paper_id: str) -> Answer:
+    def _suggest(self, routes: Sequence[str], count: int) -> Answer:
+        """The best papers of recent listings no rule matched, with the words behind each."""
+        items: list[ReplyItem] = []
+        records: list[dict[str, Any]] = []
+        lines: list[str] = []
+        for name in routes:
+            route = self.taste.route(name) if self.taste is not None else None
+            found = self.taste.best(route, count) if self.taste and route else None
+            if found is None:
+                lines.append(f"{name}: the model is silent (too few decisions yet, or untrained)")
+                continue
+            lines.append(f"{name}: the {len(found)} best papers no rule matched")
+            for s in found:
+                detail = f"{name} · fits {s.score:.2f} · {s.why}"
+                items.append(ReplyItem(s.record.id, s.record.title, _abs(s.record.id), detail))
+                records.append(
+                    {"id": s.record.id, "route": name, "score": round(s.score, 4), "why": s.why}
+                )
+        text = "Suggestions: " + "; ".join(lines) if lines else "Suggestions: no route here"
+        return Answer(Reply(text, tuple(items)), {"command": "suggest", "papers": records})
+
+    def _why(self, paper_id: str, routes: Sequence[str] = ()) -> Answer:
         stored = self.store.get_paper(paper_id)
         record: dict[str, Any] = {
             "command": "why",
@@ -478,6 +513,11 @@ class PapersCommand:
         for match in matches:
             reasons = "; ".join(reason_text(r) for r in match.reasons)
             lines.append(f"Route {match.route}: {reasons}")
+            note = self.store.note(paper_id, match.route)
+            if note and note.tags:
+                lines.append(f"  tags: {' '.join(note.tags)} (by {note.tags_by})")
+            if note and note.tldr:
+                lines.append(f"  TL;DR: {note.tldr}")
         record["matches"] = [
             {"route": m.route, "reasons": [r.as_dict() for r in m.reasons]} for m in matches
         ]
@@ -499,6 +539,9 @@ class PapersCommand:
             }
             for d in history
         ]
+        taste = self.taste.why(stored, routes) if self.taste is not None else []
+        lines += taste
+        record["taste"] = taste
         votes = self.store.votes_for(paper_id)
         for channel in dict.fromkeys(v.channel for v in votes):
             lines.append(
@@ -655,3 +698,7 @@ def _iso(moment: datetime | None) -> str | None:
 
 def _hm(moment: datetime) -> str:
     return f"{moment:%Y-%m-%d %H:%M}"
+
+
+def _abs(paper_id: str) -> str:
+    return f"https://arxiv.org/abs/{paper_id}"

@@ -10,14 +10,18 @@ import asyncio
 import hashlib
 import logging
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from bot.channels import Channels
 from bot.clock import Clock
 from bot.errors import PaperbotError
-from bot.models import Match, PostState, PostStatus, PostView, Reason, Reply, Route
+from bot.models import Match, PostState, PostStatus, PostView, Reason, Reply, Route, StoredPaper
 from bot.posting_policy import plan_posts
 from bot.voting import is_final, tally
 from storage.store import Store
+
+if TYPE_CHECKING:
+    from bot.taste_loop import Taste
 
 log = logging.getLogger(__name__)
 
@@ -49,10 +53,13 @@ def shown_key(view: PostView) -> str:
 
 
 class Poster:
-    def __init__(self, *, store: Store, channels: Channels, clock: Clock) -> None:
+    def __init__(
+        self, *, store: Store, channels: Channels, clock: Clock, taste: Taste | None = None
+    ) -> None:
         self.store = store
         self.channels = channels
         self.clock = clock
+        self.taste = taste  # the routes' learnt taste: each post's fit, best first
         self.lock = asyncio.Lock()  # one posting round at a time (votes never wait on it)
         self._refreshing: set[str] = set()
         self._again: set[str] = set()
@@ -88,6 +95,8 @@ class Poster:
         if not queued:
             return 0
         papers = {p.paper.id: p for p in self.store.get_papers([m.paper_id for m in queued])}
+        if self.taste is not None:
+            await self.taste.load()  # off the event loop: the first load imports scikit-learn
         plan: dict[tuple[str, str], list[Match]] = {}
         held: list[tuple[str, str]] = []
         overflow: list[tuple[str, int]] = []
@@ -103,6 +112,7 @@ class Poster:
                 [(pid, papers[pid].listing_date) for pid in mine],
                 limit=route.max_posts_per_poll,
                 new_channel=all(self.store.count_posts(ch) == 0 for ch in channels),
+                scores=self._scores(route, [papers[pid] for pid in mine]),
             )
             if decided.backlog:
                 log.info(
@@ -184,6 +194,8 @@ class Poster:
         notes = [n for r in routes if (n := self.store.note(paper_id, r)) is not None]
         tags = tuple(dict.fromkeys(t for n in notes for t in n.tags))
         tldr = next((n.tldr for n in notes if n.tldr), "")
+        fit = self.taste.fit(stored, routes) if self.taste is not None else None
+        score, rank, of = fit if fit is not None else (None, 0, 0)
         return PostView(
             stored.paper,
             tuple(routes),
@@ -195,7 +207,17 @@ class Poster:
             final,
             tags,
             tldr,
+            score=score,
+            rank=rank,
+            of=of,
         )
+
+    def _scores(self, route: Route, papers: list[StoredPaper]) -> dict[str, float]:
+        """The route's scores of these papers, where its model speaks."""
+        if self.taste is None:
+            return {}
+        found = {p.paper.id: self.taste.fit(p, [route.name]) for p in papers}
+        return {pid: fit[0] for pid, fit in found.items() if fit is not None}
 
     def _past_expiry(self, paper_id: str, route_name: str, now: datetime) -> bool:
         route: Route | None = self.channels.route(route_name)

@@ -305,6 +305,8 @@ def add_job(
 # --- the bot's jobs ------------------------------------------------------------------------
 
 LISTING_CHECK = "0 3 * * mon-fri"  # US Eastern: well after the midnight rebuild's poll window
+NIGHTLY_RETRAIN = "30 4 * * *"  # US Eastern: every route's model, from everything so far
+RETRAIN_EVERY_MINUTES = 10  # a batch of decisions retrains within this (a no-op otherwise)
 Wrap = Callable[[str, JobFunc], JobFunc]  # e.g. the runner's in-flight tracking
 
 
@@ -317,15 +319,20 @@ def register_jobs(
     publish_interval: float,
     wrap: Wrap,
 ) -> DigestJobs:
-    """Every job `paperbot run` schedules: poll, post, publish, expire, listings, digests.
+    """Every job `paperbot run` schedules: poll, post, publish, expire, listings, digests,
+    and the learnt taste's retraining (after decisions, and nightly).
 
-    Digest jobs follow the routes file: after each poll they are added, changed or removed.
+    After each poll the model's suggestions are queued and posted, and the digest jobs
+    follow the routes file (added, changed or removed).
     """
     digests = DigestJobs(scheduler, app, wrap)
+    taste = app.taste
 
     async def poll_then_follow_routes() -> None:
         try:
             await poll()
+            if taste is not None and await taste.suggest():
+                await app.poster.post_queued()
         finally:
             digests.sync()
 
@@ -357,6 +364,25 @@ def register_jobs(
         )
     if app.mailer is not None:
         jobs.append(("mail", "e-mail digests", app.mailer.send_due, IntervalTrigger(minutes=15)))
+    if taste is not None:  # training runs in a worker thread: votes are never kept waiting
+
+        async def retrain_nightly() -> None:
+            await taste.retrain(force=True)
+
+        jobs += [
+            (
+                "retrain",
+                "retrain after decisions",
+                taste.retrain,
+                IntervalTrigger(minutes=RETRAIN_EVERY_MINUTES),
+            ),
+            (
+                "retrain-nightly",
+                "retrain nightly",
+                retrain_nightly,
+                crontab_trigger(NIGHTLY_RETRAIN, "America/New_York"),
+            ),
+        ]
     for job_id, name, func, trigger in jobs:
         add_job(scheduler, wrap(job_id, func), trigger, id=job_id, name=name)
     digests.sync()

@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import Any
 
@@ -21,6 +21,8 @@ from sklearn.feature_extraction.text import (
     TfidfTransformer,
 )
 from sklearn.linear_model import LogisticRegression
+
+from bot.display import fit_line
 
 MODEL_VERSION = 1
 
@@ -65,6 +67,8 @@ class TasteParams:
     use_title: bool = True
     ngram_max: int = 2
     stop_words: bool = True  # drop English stop words from the text block
+    max_examples: int = 40_000  # beyond this, a seeded sample of the weak negatives (their
+    # weights scaled up to stand for all of them) is fitted: memory; 0: never sample
 
 
 @dataclass(frozen=True, slots=True)
@@ -280,7 +284,8 @@ def train(
         raise ValueError("Training needs both accepted and not-accepted papers.")
     started = time.perf_counter()
     model = TasteModel(route, params or TasteParams())
-    model.fit(examples, today=today, counts=counts)
+    fitted, rows = sample_weak(examples, model.params.max_examples)
+    model.fit(fitted, today=today, counts=counts[rows] if counts is not None else None)
     days = [e.record.day for e in examples if e.record.day is not None]
     report = TrainReport(
         route=route,
@@ -295,6 +300,27 @@ def train(
         top_features=tuple(model.top_features([e.record for e in examples if e.label == 1][-300:])),
     )
     return model, report
+
+
+def sample_weak(examples: Sequence[Example], limit: int) -> tuple[list[Example], list[int]]:
+    """At most `limit` examples (all the strong ones kept): a seeded sample of the weak
+    negatives, each weighted up so their total weight is unchanged; and the rows kept."""
+    weak = [i for i, e in enumerate(examples) if e.label == 0 and e.weight < 1.0]
+    everything = (list(examples), list(range(len(examples))))
+    if limit <= 0 or len(examples) <= limit or not weak:
+        return everything
+    room = max(limit - (len(examples) - len(weak)), limit // 4)  # strong over the limit: some
+    if room >= len(weak):
+        return everything
+    chosen = set(np.random.default_rng(0).choice(len(weak), size=room, replace=False).tolist())
+    keep = {weak[k] for k in chosen}
+    scale = len(weak) / room
+    rows = [i for i, e in enumerate(examples) if i in keep or not (e.label == 0 and e.weight < 1.0)]
+    out = [
+        replace(examples[i], weight=examples[i].weight * scale) if i in keep else examples[i]
+        for i in rows
+    ]
+    return out, rows
 
 
 # --- labels from decisions ------------------------------------------------------------------
@@ -376,11 +402,4 @@ def pick_suggestions(
     return {pid for _, pid in pool[:room]}
 
 
-def fit_label(score: float, rank: int, total: int) -> str:
-    """What a post shows: "fits 0.86 · 2nd of 31 today"."""
-    return f"fits {score:.2f} · {ordinal(rank)} of {total} today"
-
-
-def ordinal(n: int) -> str:
-    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
-    return f"{n}{suffix}"
+fit_label = fit_line  # what a post shows: "fits 0.86 · 2nd of 31 today" (bot/display.py)

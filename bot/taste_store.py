@@ -12,6 +12,7 @@ import os
 import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -103,10 +104,10 @@ class TasteStore:
         self._cache: dict[str, tuple[str, TasteModel, dict[str, Any]]] = {}
 
     def model_path(self, route: str) -> Path:
-        return self.db_path.with_name(f"{self.db_path.name}.model.{route}.joblib")
+        return sql.model_file(self.db_path, route, "joblib")
 
     def report_path(self, route: str) -> Path:
-        return self.db_path.with_name(f"{self.db_path.name}.model.{route}.json")
+        return sql.model_file(self.db_path, route, "json")
 
     # --- training (CPU: safe to run in a worker thread; it touches no SQLite) -----------------
 
@@ -116,7 +117,10 @@ class TasteStore:
             self._forget(snap.route.name)
             return None
         examples = examples_from(snap.records, snap.labels, weak_weight=self.params.weak_weight)
-        model, report = train(snap.route.name, examples, self.params, trained_at=trained_at)
+        latest = max((r.day for r in snap.records if r.day is not None), default=None)
+        model, report = train(
+            snap.route.name, examples, self.params, today=latest, trained_at=trained_at
+        )
         meta = {**report.as_dict(), "fingerprint": snap.fingerprint}
         _atomic_write(
             self.model_path(snap.route.name),
@@ -159,6 +163,12 @@ class TasteStore:
         loaded = self._load(snap.route.name)
         return loaded[1] if loaded is not None else None
 
+    def saved(self, route: str) -> TasteModel | None:
+        """The route's saved model as it stands (no rebuild): for the team loop, whose retrain
+        job keeps it current. A model is saved only once its route was ready."""
+        loaded = self._load(route)
+        return loaded[1] if loaded is not None else None
+
     def report(self, route: str) -> dict[str, Any] | None:
         loaded = self._load(route)
         return loaded[2] if loaded is not None else None
@@ -195,15 +205,100 @@ def _atomic_write(path: Path, write: Any) -> None:
 
 
 async def retrain_stale(
-    store: Store, tastes: TasteStore, routes: Sequence[Route], trained_at: str = ""
+    store: Store,
+    tastes: TasteStore,
+    routes: Sequence[Route],
+    trained_at: str = "",
+    *,
+    force: bool = False,
 ) -> list[str]:
-    """Retrain each route whose decisions changed since its model, in a worker thread (the
-    event loop keeps serving votes); returns the routes retrained. For after a batch of
-    decisions and the nightly job."""
+    """Retrain each route whose decisions changed since its model (`force`: every ready
+    route), in a worker thread (the event loop keeps serving votes); returns the routes
+    retrained. For after a batch of decisions and the nightly job."""
     done: list[str] = []
     for route in routes:
         snap = snapshot(store, route)  # SQLite: read on the caller's thread
-        if tastes.ready(snap) and tastes.stale(snap):
+        if tastes.ready(snap) and (force or tastes.stale(snap)):
             await asyncio.to_thread(tastes.train, snap, trained_at)
             done.append(route.name)
     return done
+
+
+# --- what `model suggest|why` and the chat's `/papers suggest|why` show (one implementation) ---
+
+
+@dataclass(frozen=True, slots=True)
+class Suggestion:
+    record: Record
+    score: float
+    words: tuple[str, ...]  # what pushed its score up most
+
+    @property
+    def why(self) -> str:
+        return ", ".join(self.words)
+
+
+@dataclass(frozen=True, slots=True)
+class Fit:
+    """A paper's score on a route, its rank among its listing day's papers, and why."""
+
+    score: float
+    rank: int
+    of: int
+    parts: tuple[tuple[str, float], ...] = ()  # (token, contribution), strongest first
+
+
+def why_words(model: TasteModel, record: Record, top: int = 3) -> tuple[str, ...]:
+    """The readable tokens that raised the score most (rule hits left out: none matched)."""
+    words: list[str] = []
+    for token, contribution in model.explain(record, top=top + 4):
+        if contribution <= 0 or token.startswith(("rules:", "rule:")):
+            continue
+        words.append(token.split(":", 1)[1] if ":" in token else token)
+    return tuple(dict.fromkeys(words))[:top]
+
+
+def unmatched_recent(store: Store, route: Route, days: int) -> list[Record]:
+    """The route's papers of the last `days` listing days that no rule matches, that were
+    never decided and never matched (posted, suggested) on it."""
+    recent = sql.latest_listing_days(store, days)
+    if not recent:
+        return []
+    papers = sql.listed_papers(store, route.categories, since=min(recent))
+    if route.primary_only:
+        papers = [s for s in papers if s.paper.primary_category in route.categories]
+    decided = {d.paper_id for d in sql.route_decisions(store, route.name)}
+    taken = sql.matched_ids(store, route.name, [s.paper.id for s in papers])
+    return [
+        r
+        for r in records_for(route, papers)
+        if not r.matched and r.id not in decided and r.id not in taken
+    ]
+
+
+def best_unmatched(model: TasteModel, records: Sequence[Record], count: int) -> list[Suggestion]:
+    """The `count` best of these records, best first, each with the words behind its score."""
+    scores = model.score(records)
+    best = sorted(zip(scores, records, strict=True), key=lambda x: (-x[0], x[1].id))[:count]
+    return [Suggestion(rec, score, why_words(model, rec)) for score, rec in best]
+
+
+def day_scores(store: Store, route: Route, model: TasteModel, day: date) -> dict[str, float]:
+    """Every candidate paper of the route's listing `day`, scored."""
+    records = records_for(route, sql.listed_papers(store, route.categories, since=day, until=day))
+    return dict(zip((r.id for r in records), model.score(records), strict=True))
+
+
+def rank_in(scores: dict[str, float], paper_id: str, score: float) -> tuple[int, int]:
+    """(1-based rank, day's total) of a paper scoring `score` among the day's `scores`."""
+    others = [s for pid, s in scores.items() if pid != paper_id]
+    return 1 + sum(1 for s in others if s > score), len(others) + 1
+
+
+def fit_of(store: Store, route: Route, model: TasteModel, stored: StoredPaper, top: int = 8) -> Fit:
+    """A paper's score, its rank on its listing day, and the tokens that drove the score."""
+    record = records_for(route, [stored])[0]
+    score = model.score([record])[0]
+    day = stored.listing_date
+    rank, of = rank_in(day_scores(store, route, model, day), record.id, score) if day else (1, 1)
+    return Fit(score, rank, of, tuple(model.explain(record, top=top)))

@@ -40,8 +40,9 @@ from bot.models import (
 )
 from storage.migrations import MIGRATIONS
 
-POSTABLE_ORIGINS = ("poll", "catch-up", "manual")
-SEARCH_POOL = 1000  # hits ranked per search: the most recently stored ones
+POSTABLE_ORIGINS = ("poll", "catch-up", "manual", "suggested")  # "suggested": by the model
+SEARCH_POOL = 200  # hits ranked per search: the most recently stored ones
+SEARCH_CAP = 1000  # search counts its hits up to this (more: "more than 1,000")
 BUSY_TIMEOUT_S = 30.0
 
 # SQLite's primary result codes, as carried by sqlite3.Error.sqlite_errorcode.
@@ -51,6 +52,8 @@ _NOTADB = 26
 
 class Store:
     """Papers, feed runs, matches and small bits of state in one SQLite file."""
+
+    search_cap = SEARCH_CAP
 
     def __init__(self, db: sqlite_utils.Database, clock: Clock) -> None:
         self.db = db
@@ -535,42 +538,41 @@ class Store:
         if query is None:
             return []
         where, params = self._route_filter(routes)
-        rows = list(
-            self.db.query(
-                "select rowid as rid, bm25(papers_fts, 4.0, 1.0, 2.0) as bm from papers_fts"
-                f" where papers_fts match ?{where} order by rowid desc limit ?",
-                [query, *params, SEARCH_POOL],
-            )
-        )
-        bm = {int(r["rid"]): float(r["bm"]) for r in rows}
-        papers: list[tuple[int, StoredPaper]] = []
-        for chunk in _chunks([str(rid) for rid in bm], 500):
-            papers += [
-                (int(r["rowid"]), _stored(r))
-                for r in self.db.query(
-                    f"select rowid, * from papers where rowid in ({','.join('?' * len(chunk))})",
-                    chunk,
-                )
-            ]
-        now = today or self.clock().date()
-
-        def day(p: StoredPaper) -> date:
-            published = p.paper.published.date() if p.paper.published else None
-            return p.listing_date or published or p.first_seen.date()
-
+        # BM25 counts every paper holding each word: cheap for rare words only. A word in more
+        # than SEARCH_CAP papers says little anyway: then a hit in the title is what counts.
+        rare = sort != "newest" and all(self.search_total([w]) <= SEARCH_CAP for w in words)
+        score = "bm25(papers_fts, 4.0, 1.0, 2.0)" if rare else "-0.25"
+        # Ranked on (rowid, score, day) alone; only the papers shown are read whole.
+        hits: list[tuple[int, float, date]] = []
+        stems = [w.casefold()[: max(4, len(w) - 2)] for w in words]
+        for r in self.db.execute(
+            f"select papers_fts.rowid, {score}, coalesce(papers.listing_date,"
+            " papers.published, papers.first_seen), papers.title from papers_fts"
+            " join papers on papers.rowid = papers_fts.rowid"
+            f" where papers_fts match ?{where} order by papers_fts.rowid desc limit ?",
+            [query, *params, SEARCH_POOL],
+        ):
+            value = float(r[1])
+            if not rare and all(stem in str(r[3]).casefold() for stem in stems):
+                value = -1.0  # every word (roughly: its stem) in the title
+            hits.append((int(r[0]), value, date.fromisoformat(str(r[2])[:10])))
         if sort == "newest":
-            papers.sort(key=lambda rp: (day(rp[1]), rp[0]), reverse=True)
+            hits.sort(key=lambda h: (h[2], h[0]), reverse=True)
         else:  # relevance: BM25 (negative: lower is better) halved for every year of age
-            papers.sort(
-                key=lambda rp: (
-                    bm[rp[0]] * 0.5 ** (max(0, (now - day(rp[1])).days) / 365),
-                    -rp[0],
-                )
-            )
-        return [p for _, p in (papers if limit is None else papers[:limit])]
+            now = today or self.clock().date()
+            hits.sort(key=lambda h: (h[1] * 0.5 ** (max(0, (now - h[2]).days) / 365), -h[0]))
+        chosen = [str(h[0]) for h in (hits if limit is None else hits[:limit])]
+        by_rowid: dict[str, StoredPaper] = {}
+        for chunk in _chunks(chosen, 500):
+            for r in self.db.query(
+                f"select rowid, * from papers where rowid in ({','.join('?' * len(chunk))})",
+                chunk,
+            ):
+                by_rowid[str(r["rowid"])] = _stored(r)
+        return [by_rowid[rid] for rid in chosen if rid in by_rowid]
 
     def search_total(
-        self, words: Sequence[str], routes: Sequence[str] | None = None, cap: int = 10_000
+        self, words: Sequence[str], routes: Sequence[str] | None = None, cap: int = SEARCH_CAP
     ) -> int:
         """How many papers `search` finds, counted up to `cap` (+1: "more than cap")."""
         query = _fts_query(words)
@@ -612,16 +614,17 @@ class Store:
         )
         return [_stored(r) for r in rows]
 
-    def count_matched_since(self, routes: Sequence[str], since: date) -> int:
-        """How many papers `matched_since` has in all (one per paper, whatever its routes)."""
+    def count_matched_since(self, routes: Sequence[str], since: date, cap: int = SEARCH_CAP) -> int:
+        """How many papers `matched_since` has in all (one per paper, whatever its routes),
+        counted up to `cap` (+1: "more than cap"), so a long range stays fast."""
         if not routes:
             return 0
         marks = ",".join("?" * len(routes))
         row = self.db.execute(
-            "select count(*) from papers where listing_date >= ? and exists ("
+            "select count(*) from (select 1 from papers where listing_date >= ? and exists ("
             " select 1 from matches where matches.paper_id = papers.id"
-            f" and matches.route in ({marks}))",
-            [since.isoformat(), *routes],
+            f" and matches.route in ({marks})) order by listing_date desc limit ?)",
+            [since.isoformat(), *routes, cap + 1],
         ).fetchone()
         return int(row[0])
 

@@ -7,9 +7,10 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from datetime import date
+from pathlib import Path
 from typing import Any
 
-from bot.models import Decision, StoredPaper
+from bot.models import SUGGESTED, Decision, StoredPaper
 from storage.store import Store, _decision, _stored
 
 
@@ -64,3 +65,28 @@ def latest_listing_days(store: Store, count: int) -> list[date]:
         [count],
     )
     return [date.fromisoformat(r["listing_date"]) for r in rows]
+
+
+def decisions_fingerprint(store: Store, route: str) -> str:
+    """`Snapshot.fingerprint` without reading the papers: changes whenever a decision does."""
+    row = store.db.execute(
+        "select count(*), coalesce(max(seq), 0) from decisions"
+        " where route = ? and status in ('accepted', 'rejected')",
+        [route],
+    ).fetchone()
+    return f"{row[0]}:{row[1]}"
+
+
+def suggested_on(store: Store, route: str, day: date) -> int:
+    """How many papers of the listing `day` the route's model suggested already."""
+    row = store.db.execute(
+        "select count(*) from matches join papers on papers.id = matches.paper_id"
+        " where matches.route = ? and matches.origin = ? and papers.listing_date = ?",
+        [route, SUGGESTED, day.isoformat()],
+    ).fetchone()
+    return int(row[0])
+
+
+def model_file(db_path: Path, route: str, suffix: str) -> Path:
+    """Where a route's model lives: `<db>.model.<route>.<suffix>`, beside the database."""
+    return db_path.with_name(f"{db_path.name}.model.{route}.{suffix}")

@@ -7,7 +7,6 @@ No client, no network: Slack payloads are plain dicts; Discord's are discord.py'
 
 from __future__ import annotations
 
-import shlex
 from contextlib import AbstractContextManager
 from pathlib import Path
 from types import SimpleNamespace
@@ -39,6 +38,7 @@ from bot.chat.slack import (
 from bot.chat.slack import _chat_errors as slack_chat_errors
 from bot.errors import ChatError
 from bot.models import CommandEvent, Reply, Signal, VoteEvent
+from bot.papers_command import parse_command
 from tests.conftest import make_settings
 
 UP = ["+1", "thumbsup", "👍"]
@@ -205,22 +205,25 @@ def command(name: str, **options: Any) -> CommandEvent | Reply:
     return discord_command_to_event(name, channel_id=CHANNEL_ID, user_id=ALICE, **options)
 
 
-def test_a_discord_app_command_is_the_same_text_slack_would_send() -> None:
-    assert command("recent", days=3) == CommandEvent(
-        f"discord:{CHANNEL_ID}", f"discord:{ALICE}", "recent 3"
-    )
-    assert command("pending") == CommandEvent(
-        f"discord:{CHANNEL_ID}", f"discord:{ALICE}", "pending"
-    )
-    search = command("search", words="  kv   cache ")
-    assert isinstance(search, CommandEvent)
-    assert search.text == "search kv cache"
+def test_a_discord_app_command_passes_its_typed_arguments_straight_through() -> None:
+    """Discord's options arrive typed: the core gets them as they are (no text round trip),
+    and they mean what the same command typed on Slack means."""
+    cases = [
+        (command("recent", days=3), "recent 3"),
+        (command("recent"), "recent"),
+        (command("pending"), "pending"),
+        (command("search", words="  kv   cache "), "search kv cache"),
+        (command("search", words="o'neil cache"), "search \"o'neil\" cache"),
+        (command("why", paper="arXiv:2611.00001v2"), "why 2611.00001"),
+    ]
+    for event, slack_text in cases:
+        assert isinstance(event, CommandEvent)
+        assert event.parsed == parse_command(slack_text)
+        assert (event.channel, event.user) == (f"discord:{CHANNEL_ID}", f"discord:{ALICE}")
     quoted = command("search", words="o'neil cache")
     assert isinstance(quoted, CommandEvent)
-    assert shlex.split(quoted.text) == ["search", "o'neil", "cache"]  # the core splits it so
-    why = command("why", paper="arXiv:2611.00001v2")
-    assert isinstance(why, CommandEvent)
-    assert why.text == "why 2611.00001"
+    assert quoted.parsed is not None
+    assert quoted.parsed.words == ("o'neil", "cache")  # no quoting to get wrong on the way
 
 
 def test_bad_discord_arguments_are_a_reply_at_once() -> None:

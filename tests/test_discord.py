@@ -472,7 +472,7 @@ async def test_every_papers_subcommand_answers_with_the_right_papers(
     assert "[KV cache compression for LLM serving](<https://arxiv.org/abs/2611.00001>)" in text
 
     text, _ = await ask("search", words="kv cache")
-    assert "1 found" in text
+    assert "Search for 'kv cache': 1" in text
     assert "2611.00001" in text
     assert "2611.00002" not in text
 

@@ -95,6 +95,16 @@ async def test_why_shows_rule_reasons_decision_and_votes(commands: PapersCommand
     assert "not in the database" in unknown.text
 
 
+async def test_why_shows_the_tags_and_tldr_of_each_route(commands: PapersCommand) -> None:
+    commands.store.set_note(
+        "2611.00001", "llm-systems", tags=["serving"], tags_by="tagger", tldr="Compresses 4x.",
+        tldr_by="llm",
+    )  # fmt: skip
+    text = (await commands.run("why 2611.00001", ROUTES)).text
+    assert "  tags: serving (by tagger)" in text
+    assert "  TL;DR: Compresses 4x." in text
+
+
 async def test_why_shows_the_whole_decision_history_even_without_a_match(
     commands: PapersCommand, clock: FakeClock
 ) -> None:

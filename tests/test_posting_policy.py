@@ -55,6 +55,46 @@ def test_overflow_keeps_the_order_given_within_a_day() -> None:
     assert plan.over == ("2611.00002", "2611.00003", "2611.00004")
 
 
+scored = queued_lists.flatmap(
+    lambda queued: st.tuples(
+        st.just(queued),
+        st.dictionaries(
+            st.sampled_from([pid for pid, _ in queued] or ["none"]),
+            st.floats(0, 1, allow_nan=False),
+        ),
+    )
+)
+
+
+@given(scored, st.integers(0, 50), st.booleans())
+def test_within_a_listing_the_best_go_first_and_flood_control_holds_the_worst(
+    queued_scores: tuple[list[tuple[str, date | None]], dict[str, float]],
+    limit: int,
+    new_channel: bool,
+) -> None:
+    queued, scores = queued_scores
+    plan = plan_posts(queued, limit=limit, new_channel=new_channel, scores=scores)
+    assert sorted(plan.post + plan.held) == sorted(pid for pid, _ in queued)
+    day_of = dict(queued)
+
+    def key(pid: str) -> tuple[date, bool, float]:  # newest day, then scored, then best
+        return (day_of[pid] or date.min, pid in scores, scores.get(pid, 0.0))
+
+    shown = [key(pid) for pid in plan.post + plan.over]
+    assert shown == sorted(shown, reverse=True)
+    for kept in plan.post:  # an over-limit paper never beats a posted one of its listing
+        for held in plan.over:
+            if day_of[kept] == day_of[held] and held in scores:
+                assert kept in scores and scores[kept] >= scores[held]
+
+
+def test_without_scores_the_order_given_is_kept_and_a_score_moves_a_paper_up() -> None:
+    queued = [(f"2611.0000{i}", DAY) for i in range(4)]
+    plan = plan_posts(queued, limit=2, new_channel=False, scores={"2611.00003": 0.9})
+    assert plan.post == ("2611.00003", "2611.00000")
+    assert plan.over == ("2611.00001", "2611.00002")
+
+
 statuses = st.sampled_from([Outcome.ACCEPTED, Outcome.REJECTED, Outcome.EXPIRED])
 
 

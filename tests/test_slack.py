@@ -456,7 +456,7 @@ async def test_papers_commands_answer_through_response_url_and_are_all_acked(
 
     asked = {
         "recent": "recent",
-        "search": "search serving",
+        "search": "search scale",  # in one title only (every abstract says "serve")
         "pending": "pending",
         "why": "why 2611.00003",
         "help": "help",

@@ -296,6 +296,11 @@ def test_model_why_and_suggest_on_the_command_line(
     monkeypatch.setenv("PAPERBOT_DB", str(tmp_path / "paperbot.db"))
     monkeypatch.setenv("PAPERBOT_CONFIG", str(config))
     monkeypatch.chdir(tmp_path)
+    done = CliRunner().invoke(cli, ["model", "train"])
+    assert done.exit_code == 0, done.output
+    assert "route 'llm-systems': trained on" in done.output
+    done = CliRunner().invoke(cli, ["model", "status", "--json"])
+    assert json.loads(done.output)["state"] == "ready"
     liked = next(r for r in records[40:] if r.id in accepted)
     done = CliRunner().invoke(cli, ["model", "why", liked.id])
     assert done.exit_code == 0, done.output

@@ -37,8 +37,8 @@ from bot.clock import system_clock
 from bot.config import Settings
 from bot.display import PostContent, clip, fold, post_content
 from bot.errors import ChatError, PaperbotError
-from bot.models import CommandEvent, PostView, Reply, Signal, VoteEvent
-from bot.papers_command import CATALOGUE, MAX_DAYS, CommandSpec
+from bot.models import CommandEvent, Parsed, PostView, Reply, Signal, VoteEvent
+from bot.papers_command import CATALOGUE, MAX_COUNT, MAX_DAYS, SPECS, SUGGEST_SHOWN, CommandSpec
 from bot.voting import normalize_emoji, vote_value
 from storage.store import Store
 
@@ -549,6 +549,7 @@ class DiscordChat:
         days: int | None = None,
         words: str | None = None,
         paper: str | None = None,
+        count: int | None = None,
     ) -> None:
         """Check the arguments, run the core's command, show its reply."""
         handler = self._handler
@@ -562,6 +563,7 @@ class DiscordChat:
             days=days,
             words=words,
             paper=paper,
+            count=count,
         )
         if isinstance(event, Reply):  # the arguments were wrong: say so at once
             await _say(interaction, render_reply(event))
@@ -658,27 +660,38 @@ def discord_command_to_event(
     days: int | None = None,
     words: str | None = None,
     paper: str | None = None,
+    count: int | None = None,
 ) -> CommandEvent | Reply:
-    """A `/papers <name>` app command as the core's command text, as `/papers` on Slack
-    would send it; a `Reply` to show at once when an argument is wrong (Discord's client
-    checks the ranges, a forged or stale request is checked again here)."""
-    text = name
+    """A `/papers <name>` app command as a typed command for the core (`CommandEvent.parsed`),
+    with its text for the log; a `Reply` to show at once when an argument is wrong (Discord's
+    client checks the ranges, a forged or stale request is checked again here)."""
+    text, parsed = name, Parsed(name)
     if days is not None:
         if not 1 <= days <= 365:
             return Reply(display.bad_days(days), ok=False)
-        text = f"{name} {days}"
+        text, parsed = f"{name} {days}", Parsed(name, days=days)
     if words is not None:
         parts = words.split()
         if not parts:
             return Reply(display.NO_SEARCH_WORDS, ok=False)
         text = f"{name} {shlex.join(parts)}"
+        parsed = Parsed(name, words=tuple(w[:100] for w in parts[:20]))
     if paper is not None:
         found = parse_arxiv_id(paper)
         if found is None:
             return Reply(display.not_an_arxiv_id(escape(paper[:40])), ok=False)
-        text = f"{name} {found[0]}"
+        text, parsed = f"{name} {found[0]}", Parsed(name, paper_id=found[0])
+    if count is not None:
+        if not 1 <= count <= MAX_COUNT:
+            return Reply(f"{count} is not a number from 1 to {MAX_COUNT}.", ok=False)
+        text, parsed = f"{name} {count}", Parsed(name, limit=count)
+    if days is None and words is None and paper is None and count is None:
+        parsed = Parsed(name, days=SPECS[name].default_days) if name in SPECS else Parsed(name)
     return CommandEvent(
-        channel=f"{PLATFORM}:{channel_id or ''}", user=f"{PLATFORM}:{user_id}", text=text
+        channel=f"{PLATFORM}:{channel_id or ''}",
+        user=f"{PLATFORM}:{user_id}",
+        text=text,
+        parsed=parsed,
     )
 
 
@@ -707,6 +720,8 @@ def _embed(content: PostContent) -> discord.Embed:
         embed.add_field(name="Tags", value=_fit(escape(content.tags), CATEGORIES_CHARS))
     if content.tldr:
         embed.add_field(name="TL;DR", value=_fit(escape(content.tldr), FIELD_LIMIT), inline=False)
+    if content.fit:
+        embed.add_field(name="Fit", value=_fit(escape(content.fit), CATEGORIES_CHARS))
     embed.add_field(name="Votes", value=content.votes)
     embed.add_field(name="Status", value=_fit(escape(content.status), STATUS_CHARS))
     if content.reasons:
@@ -1003,6 +1018,7 @@ DESCRIBE = {
     "days": f"How many days back (1 to {MAX_DAYS})",
     "words": "Words to look for, such as: kv cache",
     "id": "An arXiv id, such as 2503.12228",
+    "count": f"How many papers (1 to {MAX_COUNT})",
 }
 
 
@@ -1026,7 +1042,7 @@ def papers_group(chat: DiscordChat) -> app_commands.Group:
     return group
 
 
-_ARG = {"days": "days", "words": "words", "id": "paper"}
+_ARG = {"days": "days", "words": "words", "id": "paper", "count": "count"}
 Callback = Callable[..., Coroutine[Any, Any, None]]
 
 
@@ -1058,6 +1074,15 @@ def _subcommand(chat: DiscordChat, spec: CommandSpec) -> Callback:
             await chat._on_command(interaction, name, paper=paper)
 
         return with_paper
+    if spec.arg == "count":
+
+        async def with_count(
+            interaction: discord.Interaction,
+            count: app_commands.Range[int, 1, MAX_COUNT] = SUGGEST_SHOWN,
+        ) -> None:
+            await chat._on_command(interaction, name, count=count)
+
+        return with_count
 
     async def bare(interaction: discord.Interaction) -> None:
         await chat._on_command(interaction, name)

@@ -582,6 +582,8 @@ def post_blocks(view: PostView) -> list[dict[str, Any]]:
     ]
     if content.tags or content.tldr:
         blocks.append(_section("\n".join(escape(p) for p in (content.tags, content.tldr) if p)))
+    if content.fit:
+        blocks.append(_context(f"🎯 {escape(content.fit)}"))
     if content.reasons:
         lines = [f"*{display.REASONS_HEADING}:*", *(f"• {escape(r)}" for r in content.reasons)]
         blocks.append(_section("\n".join(lines)))
