@@ -213,7 +213,7 @@ def test_a_discord_app_command_passes_its_typed_arguments_straight_through() -> 
         (command("recent"), "recent"),
         (command("pending"), "pending"),
         (command("search", words="  kv   cache "), "search kv cache"),
-        (command("search", words="o'neil cache"), "search \"o'neil\" cache"),
+        (command("search", words="o'neil cache"), 'search "o\'neil" cache'),
         (command("why", paper="arXiv:2611.00001v2"), "why 2611.00001"),
     ]
     for event, slack_text in cases:
