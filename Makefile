@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 RUN_STAMP := $(VENV)/.installed-run
 STAMP  := $(VENV)/.installed-dev
 
-.PHONY: run test lint types unit soak bench clean
+.PHONY: run test lint types unit full soak bench clean
 
 $(VENV)/bin/python:
 	@command -v $(PYTHON) >/dev/null || { echo "$(PYTHON) not found: install Python 3.11 or run 'make PYTHON=python3 ...'"; exit 1; }
@@ -36,7 +36,12 @@ types: $(STAMP)
 
 # The SIGKILL crash soak (tests/test_crash.py) runs 5 rounds here and 200 in `make soak`.
 unit: $(STAMP)
-	PAPERBOT_SOAK_ROUNDS=5 $(BIN)/pytest -q -n 2
+	PAPERBOT_SOAK_ROUNDS=5 $(BIN)/pytest -q -n 2 --dist worksteal -m "not slow"
+
+# Every test, including what `make test` leaves out (whole-process scenarios and exhaustive
+# fault tables, marked `slow`), with property tests at full size. CI runs it after `make test`.
+full: $(STAMP)
+	PAPERBOT_HYPOTHESIS=thorough PAPERBOT_SOAK_ROUNDS=5 $(BIN)/pytest -q -n 2 --dist worksteal
 
 soak: $(STAMP)
 	PAPERBOT_SOAK_ROUNDS=$${PAPERBOT_SOAK_ROUNDS:-200} $(BIN)/pytest -q tests/test_crash.py

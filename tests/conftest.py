@@ -1,13 +1,29 @@
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from hypothesis import settings as hypothesis_settings
 
 from bot.config import Settings
 from tests.fakes.arxiv import FakeArxiv
+
+# Property tests: 100 examples where a test does not say (hypothesis' default) in `make slow`
+# and CI; 30 in `make test`, which developers run often. Tests that set max_examples keep it.
+hypothesis_settings.register_profile("thorough", max_examples=100)
+hypothesis_settings.register_profile("quick", max_examples=30)
+hypothesis_settings.load_profile(os.environ.get("PAPERBOT_HYPOTHESIS", "quick"))
+
+
+def examples(thorough: int) -> int:
+    """A property test's example count: all of it when thorough, a quarter in `make test`."""
+    if os.environ.get("PAPERBOT_HYPOTHESIS") == "thorough":
+        return thorough
+    return max(20, thorough // 4)
+
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_FIXTURES = ROOT.parent / "shared" / "fixtures"

@@ -267,6 +267,7 @@ print(json.dumps({"growth_mb": after - before, "bomb_kb": len(bomb.body) / 1024,
 """
 
 
+@pytest.mark.slow
 def test_huge_bodies_and_gzip_bombs_stay_out_of_memory() -> None:
     """300 MB streamed and a ~200 KB gzip of 200 MB, at the default 64 MB cap: both refused,
     and the process's peak memory grows by well under 100 MB (it was 1.8 GB and 1.26 GB)."""

@@ -22,6 +22,7 @@ from bot.arxiv.api import build_query_url, category_query, parse_api_page
 from bot.arxiv.feeds import parse_listing
 from bot.errors import FeedError
 from bot.models import AnnounceType, ApiPage, FeedBatch, Paper
+from tests.conftest import examples
 
 HERE = Path(__file__).resolve().parent / "fixtures" / "arxiv"
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "arxiv"
@@ -381,7 +382,7 @@ def test_truncated_shared_feed() -> None:
         parse_listing(body[: len(body) // 2])
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(st.binary(max_size=2000))
 def test_arbitrary_bytes_give_a_batch_or_feed_error(body: bytes) -> None:
     with contextlib.suppress(FeedError):
@@ -397,7 +398,7 @@ def damaged(data: st.DataObject, original: bytes) -> bytes:
     return bytes(body)
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(150), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.data())
 def test_damaged_listing_gives_a_batch_or_feed_error(data: st.DataObject) -> None:
     try:
@@ -590,14 +591,14 @@ def test_a_full_2000_entry_page_parses() -> None:
     assert {p.id for p in page.papers} == {page.papers[0].id}
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(st.binary(max_size=2000))
 def test_arbitrary_bytes_give_a_page_or_feed_error(body: bytes) -> None:
     with contextlib.suppress(FeedError):
         parse_api_page(body)
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=examples(150), deadline=None)
 @given(st.data())
 def test_damaged_api_page_gives_a_page_or_feed_error(data: st.DataObject) -> None:
     try:

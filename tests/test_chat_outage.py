@@ -22,6 +22,8 @@ from tests.fakes.discord_api import CHANNEL_ID, TOKEN, FakeDiscord
 from tests.fakes.feeds import Item, rss
 from tests.fakes.slack_api import FakeSlack
 
+pytestmark = pytest.mark.slow  # `make full` (and CI) run these; `make test` stays fast
+
 SLACK_CHANNEL = "C0123456789"
 FEED = "/rss/cs.DC"
 ROUTES = f"""\

@@ -10,6 +10,8 @@ import time
 from datetime import date
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import env_for
 from tests.fakes.arxiv import Answer, FakeArxiv
 from tests.fakes.feeds import Item, rss
@@ -150,6 +152,7 @@ def _without_top_section(text: str) -> str:
     return text[:first] + text[second:]
 
 
+@pytest.mark.slow
 def test_list_import_then_render_reproduces_the_list(
     tmp_path: Path, fake_arxiv: FakeArxiv, config_file: Path, shared_fixtures: Path
 ) -> None:
@@ -223,6 +226,7 @@ def _start_run(tmp_path: Path, arxiv_url: str, **env: str) -> tuple[subprocess.P
     return proc, seen
 
 
+@pytest.mark.slow
 def test_a_second_run_on_the_same_database_refuses_and_backup_works_meanwhile(
     tmp_path: Path, fake_arxiv: FakeArxiv, config_file: Path
 ) -> None:
@@ -349,6 +353,7 @@ def test_an_unusable_database_stops_start_up_with_one_sentence(
         assert "Traceback" not in done.stderr, command
 
 
+@pytest.mark.slow
 def test_sigterm_mid_poll_exits_cleanly_within_ten_seconds(
     tmp_path: Path, fake_arxiv: FakeArxiv, config_file: Path
 ) -> None:

@@ -25,6 +25,8 @@ from tests.fakes.arxiv import Answer, FakeArxiv
 from tests.fakes.feeds import Item, rss
 from tests.fakes.git import local_repo
 
+pytestmark = pytest.mark.slow  # `make full` (and CI) run these; `make test` stays fast
+
 FEED = "/rss/cs.DC+cs.OS"
 API = "/api/query"
 TODAY = date.today()  # noqa: DTZ011 - `paperbot` runs on the real clock here

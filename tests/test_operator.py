@@ -287,6 +287,7 @@ def test_status_check_is_healthy_when_the_last_polls_worked(
 # --- 3. --json: one record shape per command --------------------------------------------------
 
 
+@pytest.mark.slow
 def test_json_answers_are_typed_records(team: Path, fake_arxiv: FakeArxiv) -> None:
     def ask(*args: str) -> dict[str, object]:
         done = paperbot(team, fake_arxiv.url, *args, "--json")
@@ -542,6 +543,7 @@ def test_retry_after_is_read_in_both_forms() -> None:
 # --- the whole install, outside the repository -----------------------------------------------
 
 
+@pytest.mark.slow
 def test_pip_install_init_and_a_dry_run_poll_in_a_fresh_virtualenv(
     tmp_path: Path, fake_arxiv: FakeArxiv
 ) -> None:

@@ -31,6 +31,7 @@ from bot.paperlist import (
     parse_ref,
     unescape_title,
 )
+from tests.conftest import examples
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "lists"
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "fixtures"
@@ -731,7 +732,7 @@ def test_any_title_comes_back_as_its_normal_form(pid: str, title: str) -> None:
     assert entry.tags == ()
 
 
-@settings(suppress_health_check=[HealthCheck.too_slow], max_examples=200, deadline=None)
+@settings(suppress_health_check=[HealthCheck.too_slow], max_examples=examples(200), deadline=None)
 @given(data=st.data(), text=list_texts())
 def test_a_merge_only_adds_lines_or_removes_lines_of_removed_ids(
     data: st.DataObject, text: str

@@ -14,7 +14,7 @@ from bot.errors import UsageError
 from bot.models import Incoming, Match, Paper, Reason
 from bot.papers_command import USAGE, PapersCommand, parse_command
 from storage.store import Store
-from tests.conftest import FakeClock
+from tests.conftest import FakeClock, examples
 
 ROUTES = ["llm-systems"]
 
@@ -76,7 +76,7 @@ async def test_search_finds_title_abstract_and_authors_newest_first(
     assert [i.paper_id for i in (await commands.run('search "OR" NOT *', ROUTES)).items] == []
 
 
-@settings(max_examples=200, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=examples(200), suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(words=st.text(min_size=1, max_size=60))
 async def test_any_search_text_is_safe(commands: PapersCommand, words: str) -> None:
     reply = await commands.run("search " + words, ROUTES)

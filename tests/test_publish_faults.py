@@ -22,6 +22,8 @@ from tests.conftest import FakeClock, env_for
 from tests.fakes.git import GIT_ENV, SilentServer, SmartHttp, bare_remote, clone, git
 from tests.test_publish import START, accept, remote_text, route_for
 
+pytestmark = pytest.mark.slow  # `make full` (and CI) run these; `make test` stays fast
+
 ROOT = Path(__file__).resolve().parents[1]
 SECRETS = {
     "SLACK_BOT_TOKEN": "xoxb-slack-bot-secret-1111",

@@ -22,6 +22,8 @@ from bot.chat.console import ConsoleChat
 from tests.conftest import env_for
 from tests.fakes.arxiv import FakeArxiv, hanging
 
+pytestmark = pytest.mark.slow  # `make full` (and CI) run these; `make test` stays fast
+
 log = logging.getLogger(__name__)
 
 DEADLINE = 30.0  # seconds; only a broken build reaches it

@@ -21,6 +21,8 @@ from bot.site import SitePaper, render_site, site_papers, write_site
 from storage.store import Store
 from tests.conftest import ROOT, FakeClock
 
+pytestmark = pytest.mark.slow  # `make full` (and CI) run these; `make test` stays fast
+
 CHROMIUM = Path(os.environ.get("PAPERBOT_CHROMIUM", "/usr/bin/chromium"))
 INSTALL = "apt-get install -y --no-install-recommends chromium"
 ARGS = [

@@ -49,7 +49,7 @@ from bot.models import (
 )
 from bot.posting import post_nonce
 from storage.store import Store
-from tests.conftest import FakeClock, env_for, make_settings
+from tests.conftest import FakeClock, env_for, examples, make_settings
 from tests.fakes.git import bare_remote, clone, git
 from tests.fakes.slack_api import (
     BOT_USER_ID,
@@ -698,7 +698,7 @@ async def test_check_channel_says_to_invite_the_bot(world: World) -> None:
 _text = st.text(st.characters(codec="utf-8"), max_size=4000)
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=examples(60), deadline=None)
 @given(title=_text, abstract=_text, author=_text, reason=_text, note=_text)
 def test_any_post_fits_slacks_limits_and_pings_nobody(
     title: str, abstract: str, author: str, reason: str, note: str
@@ -717,7 +717,7 @@ def test_any_post_fits_slacks_limits_and_pings_nobody(
                 assert all(text.startswith("<http", i) for i in range(len(text)) if text[i] == "<")
 
 
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=examples(100), deadline=None)
 @given(text=_text, title=_text)
 def test_core_text_keeps_its_links_and_nothing_else(text: str, title: str) -> None:
     for out in (

@@ -97,6 +97,7 @@ def _open_rounds(barrier: Any, queue: Any, folder: str, worker: int, rounds: int
     queue.put(failures)
 
 
+@pytest.mark.slow
 def test_ten_processes_open_one_fresh_database_at_once_20_rounds(tmp_path: Path) -> None:
     failures = run_workers([(_open_rounds, (str(tmp_path), w, 20)) for w in range(10)])
     assert failures == []
