@@ -8,6 +8,7 @@ subprocesses, git, HTTP, SQLite), neither directly nor through the bot modules i
 from __future__ import annotations
 
 import ast
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -152,3 +153,19 @@ def test_module_docstrings_are_at_most_five_lines() -> None:
             if doc and len(doc.splitlines()) > 5:
                 long.append(f"{path.relative_to(ROOT)}: {len(doc.splitlines())} lines")
     assert long == []
+
+
+def test_the_readme_architecture_block_matches_the_tree() -> None:
+    """Every module of bot/ and storage/ is named in the README's tree, and nothing else is."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    start = readme.index("## Architecture")
+    block = readme[start : readme.index("```\n\n", start)]
+    named = set(re.findall(r"\b([a-z_]+\.py)\b", block))
+    modules = {
+        path.name
+        for folder in ("bot", "bot/arxiv", "bot/chat", "bot/site", "storage")
+        for path in (ROOT / folder).glob("*.py")
+        if path.name != "__init__.py"
+    }
+    assert sorted(modules - named) == [], "modules missing from the README's tree"
+    assert sorted(named - modules) == [], "the README's tree names files that do not exist"
