@@ -15,6 +15,10 @@ What it does:
   `react()` keeps reactions on messages (and `push`es the event unless the bot is down).
 - `fail(method, ...)`: the next call(s) answer 429 with Retry-After, or an error such as
   `token_revoked`.
+- `limit(method, calls, per)`: Slack's rate limit tiers. A call over `calls` per `per`
+  seconds is not acted on: it answers HTTP 429 `{"ok": false, "error": "ratelimited"}` with
+  `Retry-After` (whole seconds until a call is allowed again), as Slack documents; each such
+  call is recorded in `limited` too.
 - Socket Mode at `/socket/<n>` (the URL apps.connections.open returns): sends `hello`;
   `await push(type, payload)` sends an envelope; the app's acks are collected (`acks`).
 - `/response/<key>` stands in for `response_url` (what `respond()` posts is in `responses`).
@@ -28,8 +32,10 @@ import hashlib
 import hmac
 import itertools
 import json
+import math
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -64,6 +70,24 @@ class Failure:
 
 
 @dataclass
+class Limit:
+    calls: int  # at most this many calls...
+    per: float  # ...in any window of this many seconds
+    clock: Callable[[], float]
+    accepted: deque[float] = field(default_factory=deque)  # when the calls in the window came
+
+    def retry_after(self) -> int | None:
+        """None when a call may go through now (and counts it), else Retry-After seconds."""
+        now = self.clock()
+        while self.accepted and now - self.accepted[0] >= self.per:
+            self.accepted.popleft()
+        if len(self.accepted) < self.calls:
+            self.accepted.append(now)
+            return None
+        return max(1, math.ceil(self.accepted[0] + self.per - now))
+
+
+@dataclass
 class Channel:
     id: str
     name: str
@@ -89,11 +113,13 @@ class FakeSlack:
         self.ephemerals: list[dict[str, Any]] = []
         self.responses: list[tuple[str, dict[str, Any]]] = []
         self.acks: list[dict[str, Any]] = []
+        self.limited: list[Call] = []  # calls answered 429 by a `limit`
         self.hellos = 0
         self.drop_metadata: str | None = None  # a warning: metadata is ignored, as Slack does
         self.bot_users: set[str] = set()  # users.info says is_bot for these
         self.archived: set[str] = set()
         self._failures: dict[str, list[Failure]] = {}
+        self._limits: dict[str, Limit] = {}
         self._sockets: list[web.WebSocketResponse] = []
         self._ts = itertools.count(1)
         self._envelopes = itertools.count(1)
@@ -149,6 +175,19 @@ class FakeSlack:
             self._failures.setdefault(method, []).append(
                 Failure(status, error, retry_after, times, extra)
             )
+
+    def limit(
+        self,
+        method: str,
+        *,
+        calls: int = 1,
+        per: float = 1.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        """Rate-limit `method` from now on: over `calls` per `per` seconds, Slack answers 429
+        with Retry-After and does nothing. `clock` lets a test hold the window still."""
+        with self._lock:
+            self._limits[method] = Limit(calls, per, clock)
 
     def calls_to(self, method: str) -> list[Call]:
         with self._lock:
@@ -255,9 +294,16 @@ class FakeSlack:
             auth.removeprefix("Bearer ") if auth.startswith("Bearer ") else args.pop("token", "")
         )
         token_type = "app" if token.startswith("xapp-") else "bot" if token else "none"
+        call = Call(method, args, request.method, token_type)
         with self._lock:
-            self.calls.append(Call(method, args, request.method, token_type))
+            self.calls.append(call)
             failure = self._take_failure(method)
+            limit = self._limits.get(method)
+            if failure is None and limit is not None and token_type != "none":
+                wait = limit.retry_after()
+                if wait is not None:
+                    self.limited.append(call)
+                    failure = Failure(429, "ratelimited", wait)
         if failure is not None:
             headers = {"Retry-After": str(failure.retry_after)} if failure.retry_after else {}
             return web.json_response(
