@@ -866,6 +866,8 @@ async def test_commands_are_for_servers_only_and_synced_only_when_changed(
     world: World, fake: FakeDiscord
 ) -> None:
     await world.boot()
+    assert world.chat is not None and world.chat._sync is not None
+    await world.chat._sync  # the first start's sync, guild writes included, is done
     await until(lambda: None in fake.commands, "the global commands")
     (papers,) = fake.commands[None]
     assert papers["contexts"] == [0]  # guild only: never offered in DMs

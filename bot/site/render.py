@@ -5,9 +5,10 @@ folder. Output depends only on the papers (never on the clock), so rebuilding ch
 from __future__ import annotations
 
 import uuid
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from functools import lru_cache
 from itertools import groupby
 from pathlib import Path
@@ -18,6 +19,7 @@ from markupsafe import Markup
 
 from bot.models import Reason, Route, SiteTarget
 from bot.site import fast
+from bot.site.fast import rfc3339
 
 FEED_SIZE = 100  # entries in feed.xml: the papers accepted last
 STATIC = ("site.js", "site.css")  # copied as they are (from the templates folder)
@@ -73,15 +75,15 @@ def render_site(papers: Sequence[SitePaper], route: Route, now: datetime) -> dic
     latest = sorted(papers, key=lambda p: (p.accepted_at, p.date or date.min, p.seq), reverse=True)
     updated = latest[0].accepted_at if latest else now
     tags: dict[str, int] = {}
-    for paper in listed:
-        if paper.tags:
-            for tag in {t.casefold() for t in paper.tags}:
-                tags[tag] = tags.get(tag, 0) + 1
+    for kind, n in Counter(p.tags for p in listed).items():
+        for tag in {t.casefold() for t in kind}:
+            tags[tag] = tags.get(tag, 0) + n
+    common = fast.shared(listed)
     if site.templates is not None and (site.templates / "paper.html").is_file():
         one = env.get_template("paper.html")
         html = [one.render(p=p) for p in listed]
     else:
-        html = fast.paper_html(listed)
+        html = fast.paper_html(listed, common)
     days, start = [], 0
     for (day, section), group in groupby(listed, key=lambda p: (p.date, p.section)):
         members = list(group)
@@ -116,7 +118,7 @@ def render_site(papers: Sequence[SitePaper], route: Route, now: datetime) -> dic
         "index.html": env.get_template("index.html").render(context).encode(),
         "feed.xml": env.get_template("feed.xml").render(context).encode(),
         "papers.bib": fast.bibtex(listed).encode(),
-        "papers.json": fast.papers_json(head, _papers_json(listed)),
+        "papers.json": fast.papers_json(head, listed, common),
     }
     for name in STATIC:
         assert env.loader is not None
@@ -141,37 +143,3 @@ def _environment(templates: Path | None) -> jinja2.Environment:
     env.filters["rfc3339"] = rfc3339
     env.filters["tagattr"] = fast.tag_attr
     return env
-
-
-def rfc3339(moment: datetime) -> str:
-    """`2026-03-30T08:00:00Z`: UTC; a time with no zone is taken as UTC."""
-    if moment.tzinfo is not None and moment.utcoffset():
-        moment = moment.astimezone(UTC)
-    return moment.isoformat(timespec="seconds")[:19] + "Z"
-
-
-def _papers_json(papers: Sequence[SitePaper]) -> list[dict[str, Any]]:
-    reasons: dict[tuple[Reason, ...], list[dict[str, str]]] = {}
-    out = []
-    for p in papers:
-        why = reasons.get(p.reasons)
-        if why is None:
-            why = reasons[p.reasons] = [r.as_dict() for r in p.reasons]
-        out.append(
-            {
-                "id": p.id,
-                "url": f"https://arxiv.org/abs/{p.id}",
-                "title": p.title,
-                "authors": p.authors,
-                "date": p.date.isoformat() if p.date else None,
-                "section": p.section,
-                "accepted_at": rfc3339(p.accepted_at),
-                "decided_by": p.decided_by,
-                "tags": p.tags,
-                "tldr": p.tldr,
-                "categories": p.categories,
-                "reasons": why,
-                "votes": {"up": p.ups, "down": p.downs},
-            }
-        )
-    return out
