@@ -28,14 +28,16 @@ _ITEM = "\x01"  # between the items of one paper's list, written "\\u0001" by to
 class Shared:
     """What more than one output needs of each paper, worked out once."""
 
-    days: list[str]  # the date's JSON: '"2026-03-01"' or 'null'
+    days: list[str]  # "2026-03-01", or "" for none
     kinds: list[int]  # index of the paper's reasons in `reasons`
     reasons: list[tuple[Reason, ...]]  # distinct reasons, in order of first use
+    authors: list[str] | None  # each paper's authors joined by _ITEM; None if a name has it
 
 
 def shared(papers: Sequence[SitePaper]) -> Shared:
-    """The papers' dates and distinct reasons."""
+    """The papers' dates, distinct reasons and joined authors."""
     days = to_json([p.date for p in papers]).decode()[1:-1].split(",") if papers else []
+    days = [d[1:-1] if d != "null" else "" for d in days]
     index: dict[tuple[Reason, ...], int] = {}
     kinds = []
     for p in papers:
@@ -43,15 +45,35 @@ def shared(papers: Sequence[SitePaper]) -> Shared:
         if kind is None:
             kind = index[p.reasons] = len(index)
         kinds.append(kind)
-    return Shared(days, kinds, list(index))
+    lists = [p.authors for p in papers]
+    joined = list(map(_ITEM.join, lists))
+    joints = sum(map(len, lists)) - sum(map(bool, lists))  # _ITEMs if no name holds one
+    authors = joined if "".join(joined).count(_ITEM) == joints else None
+    return Shared(days, kinds, list(index), authors)
 
 
-def escape_many(texts: Sequence[str]) -> list[str]:
-    """markupsafe.escape of each text, in one pass over all of them."""
+def escape_many(texts: Sequence[str], joint: str | None = None) -> list[str]:
+    """markupsafe.escape of each text, in one pass over all of them; `joint`, when given,
+    replaces each _ITEM (see `Shared.authors`)."""
     joined = _SEP.join(texts)
     if joined.count(_SEP) != max(len(texts) - 1, 0):
-        return [str(escape(t)) for t in texts]
-    return str(escape(joined)).split(_SEP) if texts else []
+        each = [str(escape(t)) for t in texts]
+        return each if joint is None else [t.replace(_ITEM, joint) for t in each]
+    escaped = str(escape(joined))
+    if joint is not None:
+        escaped = escaped.replace(_ITEM, joint)
+    elif len(escaped) == len(joined):  # nothing to escape (escaping only lengthens)
+        return list(texts)
+    return escaped.split(_SEP) if texts else []
+
+
+def _authors(
+    papers: Sequence[SitePaper], common: Shared, joint: str
+) -> tuple[list[str], str | None]:
+    """Each paper's authors joined by `joint`: the texts, and what replaces _ITEM in them."""
+    if common.authors is None:
+        return [joint.join(p.authors) for p in papers], None
+    return common.authors, joint
 
 
 def tag_attr(tags: Iterable[str]) -> str:
@@ -64,9 +86,9 @@ def paper_html(papers: Sequence[SitePaper], common: Shared | None = None) -> lis
     common = common or shared(papers)
     ids = escape_many([p.id for p in papers])
     titles = escape_many([p.title for p in papers])
-    authors = escape_many([", ".join(p.authors) for p in papers])
+    authors = escape_many(*_authors(papers, common, ", "))
     tldrs = escape_many([p.tldr or "" for p in papers])
-    days = [d[1:-1] if d != "null" else "" for d in common.days]
+    days = common.days
     whys = []
     for reasons in common.reasons:
         terms = ", ".join(f"<b>{escape(r.term)}</b> in {escape(r.field)}" for r in reasons)
@@ -103,15 +125,19 @@ _BIBTEX = (
 )
 
 
-def bibtex_many(texts: Sequence[str]) -> list[str]:
-    """Each text with BibTeX's special characters escaped and on one line."""
+def bibtex_many(texts: Sequence[str], joint: str | None = None) -> list[str]:
+    """Each text with BibTeX's special characters escaped and on one line; `joint`, when
+    given, replaces each _ITEM (see `Shared.authors`)."""
     joined = _SEP.join(texts)
     if joined.count(_SEP) != max(len(texts) - 1, 0):
-        return bibtex_many([t.replace(_SEP, "") for t in texts])
+        return bibtex_many([t.replace(_SEP, "") for t in texts], joint)
+    changed = joint is not None
+    if joint is not None:
+        joined = joined.replace(_ITEM, joint)
     for old, new in _BIBTEX:
         if old in joined:
-            joined = joined.replace(old, new)
-    return joined.split(_SEP) if texts else []
+            joined, changed = joined.replace(old, new), True
+    return (joined.split(_SEP) if texts else []) if changed else list(texts)
 
 
 def year(p: SitePaper) -> int:
@@ -125,10 +151,10 @@ def year(p: SitePaper) -> int:
     return 1900 + yy if yy >= 91 else 2000 + yy
 
 
-def bibtex(papers: Sequence[SitePaper]) -> str:
+def bibtex(papers: Sequence[SitePaper], common: Shared | None = None) -> str:
     """papers.bib: one @misc entry a paper, keyed arxiv:ID (a `/` in old ids becomes `_`)."""
     titles = bibtex_many([p.title for p in papers])
-    authors = bibtex_many([" and ".join(p.authors) for p in papers])
+    authors = bibtex_many(*_authors(papers, common or shared(papers), " and "))
     ids = [p.id for p in papers]
     keys = _SEP.join(ids).replace("/", "_").split(_SEP) if papers else []
     if len(keys) != len(ids):
@@ -150,29 +176,6 @@ def bibtex(papers: Sequence[SitePaper]) -> str:
             f"  url = {{https://arxiv.org/abs/{p.id}}}\n}}\n\n"
         )
     return "".join(out)
-
-
-def json_strings(texts: Sequence[str]) -> list[str]:
-    """Each text as to_json writes it, without the quotes, in one call over all of them."""
-    if not texts:
-        return []
-    body = to_json(_SEP.join(texts)).decode()[1:-1]
-    if body.count(_JSON_SEP) != len(texts) - 1:  # a NUL, or "\\u0000" as text, in one
-        return [to_json(t).decode()[1:-1] for t in texts]
-    return body.split(_JSON_SEP)
-
-
-def json_lists(lists: Sequence[tuple[str, ...]]) -> list[str]:
-    """Each tuple of texts as to_json writes it, in one call over all of them."""
-    if not lists:
-        return []
-    items = json_strings([_ITEM.join(x) for x in lists])
-    joints = sum(map(len, lists)) - sum(1 for x in lists if x)
-    body = _SEP.join(items)
-    if body.count("\\u0001") != joints:  # \x01, or "\\u0001" as text, in an item
-        return [to_json(x).decode() for x in lists]
-    items = body.replace("\\u0001", '","').split(_SEP)
-    return [f'["{s}"]' if x else "[]" for s, x in zip(items, lists, strict=True)]
 
 
 def rfc3339(moment: datetime) -> str:
@@ -204,44 +207,70 @@ def papers_json(
     head: dict[str, Any], papers: Sequence[SitePaper], common: Shared | None = None
 ) -> bytes:
     """`head` with "papers" last, one paper a line (so git shows which papers changed), each
-    paper as to_json writes its dict."""
+    paper's object as to_json writes it."""
     common = common or shared(papers)
     ids = json_strings([p.id for p in papers])
     titles = json_strings([p.title for p in papers])
-    authors = json_lists([p.authors for p in papers])
-    sections = json_strings([p.section or "" for p in papers])
     tldrs = json_strings([p.tldr or "" for p in papers])
     accepted = rfc3339_many([p.accepted_at for p in papers])
-    deciders = json_strings([p.decided_by for p in papers])
     reasons = [to_json([r.as_dict() for r in rs]).decode() for rs in common.reasons]
-    lists: dict[tuple[str, ...], str] = {}
+    known: dict[Any, str] = {None: "null"}  # JSON of texts and tuples that recur
     out = []
-    for p, pid, title, author, section, tldr, day, when, by, kind in zip(
-        papers,
-        ids,
-        titles,
-        authors,
-        sections,
-        tldrs,
-        common.days,
-        accepted,
-        deciders,
-        common.kinds,
-        strict=True,
+    for p, pid, title, tldr, day, when, kind in zip(
+        papers, ids, titles, tldrs, common.days, accepted, common.kinds, strict=True
     ):
-        tags = lists.get(p.tags) or lists.setdefault(p.tags, to_json(p.tags).decode())
-        cats = lists.get(p.categories) or lists.setdefault(
-            p.categories, to_json(p.categories).decode()
-        )
-        sec = "null" if p.section is None else f'"{section}"'
+        authors = to_json(p.authors).decode()
+        if (section := known.get(p.section)) is None:
+            section = known[p.section] = to_json(p.section).decode()
+        if (by := known.get(p.decided_by)) is None:
+            by = known[p.decided_by] = to_json(p.decided_by).decode()
+        if (tags := known.get(p.tags)) is None:
+            tags = known[p.tags] = to_json(p.tags).decode()
+        if (cats := known.get(p.categories)) is None:
+            cats = known[p.categories] = to_json(p.categories).decode()
         note = "null" if p.tldr is None else f'"{tldr}"'
+        date = f'"{day}"' if day else "null"
         out.append(
             f'{{"id":"{pid}","url":"https://arxiv.org/abs/{pid}","title":"{title}",'
-            f'"authors":{author},"date":{day},'
-            f'"section":{sec},'
-            f'"accepted_at":"{when}","decided_by":"{by}","tags":{tags},'
-            f'"tldr":{note},"categories":{cats},'
-            f'"reasons":{reasons[kind]},"votes":{{"up":{p.ups},"down":{p.downs}}}}}'
+            f'"authors":{authors},"date":{date},"section":{section},'
+            f'"accepted_at":"{when}","decided_by":{by},"tags":{tags},"tldr":{note},'
+            f'"categories":{cats},"reasons":{reasons[kind]},'
+            f'"votes":{{"up":{p.ups},"down":{p.downs}}}}}'
         )
-    body = ("[\n" + ",\n".join(out) + "\n]" if out else "[]").encode()
-    return to_json(head)[:-1] + b',"papers":' + body + b"}\n"
+    start = to_json(head).decode()[:-1] + ',"papers":'
+    if not out:
+        return f"{start}[]}}\n".encode()
+    out[0] = f"{start}[\n{out[0]}"
+    out[-1] += "\n]}\n"
+    return ",\n".join(out).encode()  # one copy of the whole text, and its encoding
+
+
+def json_strings(texts: Sequence[str]) -> list[str]:
+    """Each text as to_json writes it, without the quotes, in one call over all of them."""
+    if not texts:
+        return []
+    joined = _SEP.join(texts)
+    body = to_json(joined).decode()[1:-1]
+    if body.count(_JSON_SEP) != len(texts) - 1:  # a NUL, or "\\u0000" as text, in one
+        return [to_json(t).decode()[1:-1] for t in texts]
+    if len(body) == len(joined) + (len(_JSON_SEP) - 1) * (len(texts) - 1):
+        return list(texts)  # only the separators were escaped
+    return body.split(_JSON_SEP)
+
+
+def _paper_dict(p: SitePaper) -> dict[str, Any]:
+    return {
+        "id": p.id,
+        "url": f"https://arxiv.org/abs/{p.id}",
+        "title": p.title,
+        "authors": p.authors,
+        "date": p.date.isoformat() if p.date else None,
+        "section": p.section,
+        "accepted_at": rfc3339(p.accepted_at),
+        "decided_by": p.decided_by,
+        "tags": p.tags,
+        "tldr": p.tldr,
+        "categories": p.categories,
+        "reasons": [r.as_dict() for r in p.reasons],
+        "votes": {"up": p.ups, "down": p.downs},
+    }

@@ -91,6 +91,7 @@ def render_site(papers: Sequence[SitePaper], route: Route, now: datetime) -> dic
         chunk = "".join(html[start : start + len(members)])
         days.append(Day(label, members, Markup(chunk)))  # noqa: S704 (escaped in paper_html)
         start += len(members)
+    del html  # its memory serves the files that follow
     title = site.title or route.name
     context: dict[str, Any] = {
         "route": route.name,
@@ -117,7 +118,7 @@ def render_site(papers: Sequence[SitePaper], route: Route, now: datetime) -> dic
     files = {
         "index.html": env.get_template("index.html").render(context).encode(),
         "feed.xml": env.get_template("feed.xml").render(context).encode(),
-        "papers.bib": fast.bibtex(listed).encode(),
+        "papers.bib": fast.bibtex(listed, common).encode(),
         "papers.json": fast.papers_json(head, listed, common),
     }
     for name in STATIC:
