@@ -504,6 +504,7 @@ class Summary:
     relevant: bool | None = None
     tags: tuple[str, ...] = ()
     tldr: str = ""
+    asked_at: datetime | None = None  # when the answer (or the failure) was recorded
 
 
 @dataclass(frozen=True, slots=True)

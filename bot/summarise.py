@@ -10,6 +10,7 @@ import asyncio
 import json
 import logging
 from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta
 from typing import Any
 
 import aiohttp
@@ -25,6 +26,7 @@ log = logging.getLogger(__name__)
 TLDR_WORDS = 60
 ABSTRACT_CHARS = 4000  # what of an abstract the prompt carries
 MAX_RETRY_AFTER = 600.0  # a Retry-After longer than this is not waited for: the call fails
+FAILED_RETRY_AFTER = timedelta(hours=6)  # a paper whose call failed is asked again after this
 Sleep = Callable[[float], Awaitable[None]]
 
 
@@ -117,9 +119,10 @@ class Summariser:
     async def summarise(self, route: Route, paper: Paper) -> Summary | None:
         """The paper's summary on the route: cached, or asked now. None: the budget is spent."""
         cached = self.store.summary(paper.id, route.name)
-        if cached is not None:
+        now = self.clock()
+        if cached is not None and not _worth_asking_again(cached, now):
             return cached
-        day = self.clock().date()
+        day = now.date()
         if not self.store.take_llm_call(day, self.budget):
             if self._spent_day != day.isoformat():
                 self._spent_day = day.isoformat()
@@ -189,3 +192,11 @@ def _retry_after(value: str | None) -> float | None:
         return max(0.0, float(value)) if value else None
     except ValueError:
         return None
+
+
+def _worth_asking_again(cached: Summary, now: datetime) -> bool:
+    """A call that failed (the endpoint down, every retry spent) is asked again once
+    FAILED_RETRY_AFTER has passed; an answer, even a bad one, is kept for good."""
+    if cached.status != "failed" or cached.asked_at is None:
+        return False
+    return now - cached.asked_at >= FAILED_RETRY_AFTER

@@ -1526,4 +1526,5 @@ def _summary(row: dict[str, Any]) -> Summary:
         relevant=None if relevant is None else bool(relevant),
         tags=tuple(json.loads(row["tags"])),
         tldr=row["tldr"],
+        asked_at=_dt(row["created_at"]),
     )

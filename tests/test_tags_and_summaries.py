@@ -195,6 +195,14 @@ async def test_errors_and_broken_json_are_logged_and_leave_no_summary(
     llm.queue(error(500), error(502), error(503))
     failed = await world.summariser.summarise(route, paper("2611.00001", "t"))  # type: ignore[union-attr]
     assert failed is not None and failed.status == "failed" and len(llm.requests) == 3
+    # the endpoint was down: not asked again at once, but once some hours have passed
+    again = await world.summariser.summarise(route, paper("2611.00001", "t"))  # type: ignore[union-attr]
+    assert again is not None and again.status == "failed" and len(llm.requests) == 3
+    clock.advance(hours=6)
+    llm.queue(reply('{"relevant": true, "tags": ["edge"], "tldr": "Back up, 2x."}'))
+    recovered = await world.summariser.summarise(route, paper("2611.00001", "t"))  # type: ignore[union-attr]
+    assert recovered is not None and recovered.status == "ok" and recovered.tldr == "Back up, 2x."
+    assert len(llm.requests) == 4
     llm.queue(reply('{"relevant": true, "tags": ["edge"], "tldr": "cut off'))
     broken = await world.summariser.summarise(route, paper("2611.00002", "t"))  # type: ignore[union-attr]
     assert broken is not None and broken.status == "bad-output" and not broken.tldr
