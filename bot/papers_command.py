@@ -113,7 +113,7 @@ def parse_command(text: str) -> Parsed:
             if name != "search":
                 raise UsageError(f"{name} needs arguments: {spec.help}")
             raise UsageError("search needs words to look for, such as: search kv cache")
-        return Parsed(name, words=tuple(w[:100] for w in args[:20]))
+        return Parsed(name, words=command_words(args))
     if spec.arg == "count":
         if len(args) > 1:
             raise UsageError(f"{name} takes at most one number")
@@ -125,6 +125,11 @@ def parse_command(text: str) -> Parsed:
     if args:
         raise UsageError(f"{name} takes no arguments")
     return Parsed(name)
+
+
+def command_words(words: Sequence[str]) -> tuple[str, ...]:
+    """A command's words as the core takes them: at most 20, each at most 100 characters."""
+    return tuple(w[:100] for w in words[:20])
 
 
 def parse_paper_id(text: str) -> str:

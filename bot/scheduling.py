@@ -405,7 +405,8 @@ class DigestJobs:
             if r.digest is not None
         }
         for name in set(self.scheduled) - set(wanted):
-            self.scheduler.remove_job(f"digest:{name}")
+            if self.scheduler.get_job(f"digest:{name}") is not None:
+                self.scheduler.remove_job(f"digest:{name}")
             log.info("digest of %s removed", name)
         for name, (cron, timezone) in wanted.items():
             if self.scheduled.get(name) == (cron, timezone):

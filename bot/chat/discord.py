@@ -38,7 +38,15 @@ from bot.config import Settings
 from bot.display import PostContent, clip, fold, post_content
 from bot.errors import ChatError, PaperbotError
 from bot.models import CommandEvent, Parsed, PostView, Reply, Signal, VoteEvent
-from bot.papers_command import CATALOGUE, MAX_COUNT, MAX_DAYS, SPECS, SUGGEST_SHOWN, CommandSpec
+from bot.papers_command import (
+    CATALOGUE,
+    MAX_COUNT,
+    MAX_DAYS,
+    SPECS,
+    SUGGEST_SHOWN,
+    CommandSpec,
+    command_words,
+)
 from bot.voting import normalize_emoji, vote_value
 from storage.store import Store
 
@@ -675,7 +683,7 @@ def discord_command_to_event(
         if not parts:
             return Reply(display.NO_SEARCH_WORDS, ok=False)
         text = f"{name} {shlex.join(parts)}"
-        parsed = Parsed(name, words=tuple(w[:100] for w in parts[:20]))
+        parsed = Parsed(name, words=command_words(parts))
     if paper is not None:
         found = parse_arxiv_id(paper)
         if found is None:
